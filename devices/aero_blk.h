@@ -1,0 +1,79 @@
+/* aero-virtio-blk: CONTRACT §3.1 block device on top of the aero-virtio core. Owns request parsing,
+ * validation, completion and interrupt batching; storage is an asynchronous backend (QEMU
+ * BlockBackend, or a file/memory backend in tests).
+ */
+#ifndef AERO_BLK_H
+#define AERO_BLK_H
+
+#include "aero_virtio.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_BLK_F_SIZE_MAX 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
+
+#define VIRTIO_BLK_T_IN 0
+#define VIRTIO_BLK_T_OUT 1
+#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_T_GET_ID 8
+
+#define VIRTIO_BLK_S_OK 0
+#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_UNSUPP 2
+
+#define AERO_BLK_QUEUE_SIZE 128
+#define AERO_BLK_SEG_MAX 126   /* queue size minus header and status descriptors */
+#define AERO_BLK_ID_BYTES 20   /* VIRTIO_BLK_ID_BYTES */
+#define AERO_BLK_CHUNK (1u << 20) /* bounce buffer per request; larger requests go in pieces */
+
+enum aero_blk_op { AERO_BLK_OP_READ, AERO_BLK_OP_WRITE, AERO_BLK_OP_FLUSH };
+
+/* One backend operation. The backend fills nothing but must eventually call
+ * aero_blk_io_complete(io, err) exactly once (it may do so from inside submit). buf stays valid
+ * and owned by the device until then. */
+struct aero_blk_io {
+    enum aero_blk_op op;
+    uint64_t offset; /* bytes */
+    void *buf;
+    size_t len;
+    void *backend_priv; /* free for the backend */
+};
+
+struct aero_blk_backend_ops {
+    void (*submit)(void *opaque, struct aero_blk_io *io);
+    /* Optional: bracket a batch of submits coming from one notification (QEMU: blk_io_plug). */
+    void (*batch_begin)(void *opaque);
+    void (*batch_end)(void *opaque);
+};
+
+struct aero_blk_params {
+    uint64_t capacity_bytes;      /* rounded down to logical_block_size */
+    uint32_t logical_block_size;  /* 512 or 4096: blk_size in config */
+    bool event_idx;               /* offer VIRTIO_F_RING_EVENT_IDX */
+    uint16_t msix_vectors;        /* 0 or 2 (config + requestq) */
+    char serial[AERO_BLK_ID_BYTES + 1]; /* GET_ID answer; empty = "aero-virtio-blk" */
+};
+
+struct aero_blk;
+
+struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero_host_ops *host,
+                              void *host_opaque, const struct aero_blk_backend_ops *backend,
+                              void *backend_opaque);
+void aero_blk_free(struct aero_blk *blk);
+struct aero_vdev *aero_blk_vdev(struct aero_blk *blk);
+
+/* Backend completion. err = 0 success, non-zero failure (IOERR to the guest). */
+void aero_blk_io_complete(struct aero_blk_io *io, int err);
+
+/* Requests accepted from the guest and not yet completed. */
+unsigned aero_blk_inflight(const struct aero_blk *blk);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,403 @@
+/* aero-virtio-blk (CONTRACT §3.1): one request queue of 128; requests are validated in full
+ * before any backend I/O, data moves through a bounded bounce buffer in chunks, and every
+ * request completes through complete_request(): status byte first, then the used entry.
+ */
+#include "aero_blk.h"
+#include "aero_le.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BLK_SECTOR 512u
+#define BLK_HDR_LEN 16u
+#define BLK_CONFIG_LEN 0x40u
+
+struct blk_req {
+    struct aero_blk *blk;
+    bool in_use;
+    uint32_t gen;       /* vdev generation at pop; stale after a reset */
+    uint32_t type;
+    uint64_t offset;    /* bytes */
+    uint64_t data_len;  /* bytes of payload */
+    uint64_t done;      /* payload bytes moved so far */
+    uint64_t status_addr;
+    uint8_t *bounce;
+    struct aero_blk_io io;
+    struct aero_chain chain;
+};
+
+struct aero_blk {
+    struct aero_vdev *vdev;
+    struct aero_blk_params p;
+    const struct aero_blk_backend_ops *backend;
+    void *backend_opaque;
+    uint64_t capacity_sectors;
+    unsigned inflight;
+    bool in_process;
+    bool again;
+    bool starved;
+    struct blk_req req[AERO_BLK_QUEUE_SIZE];
+};
+
+static void process_queue(struct aero_blk *blk);
+
+/* ---- config space ------------------------------------------------------------------------- */
+
+static void blk_config_read(void *opaque, uint32_t off, uint8_t *buf, unsigned len)
+{
+    struct aero_blk *blk = opaque;
+    uint8_t cfg[BLK_CONFIG_LEN] = {0};
+    aero_put_le64(&cfg[0x00], blk->capacity_sectors);
+    aero_put_le32(&cfg[0x08], 0); /* size_max: SIZE_MAX not offered */
+    aero_put_le32(&cfg[0x0c], AERO_BLK_SEG_MAX);
+    aero_put_le32(&cfg[0x14], blk->p.logical_block_size);
+    if (off < BLK_CONFIG_LEN)
+        memcpy(buf, &cfg[off], off + len <= BLK_CONFIG_LEN ? len : BLK_CONFIG_LEN - off);
+}
+
+static void blk_reset(void *opaque)
+{
+    struct aero_blk *blk = opaque;
+    /* In-flight backend I/O keeps its slot until it completes; the generation check in
+     * complete_request() keeps it away from the (now reprogrammed) rings. */
+    blk->starved = false;
+}
+
+static void blk_queue_notify(void *opaque, uint16_t q)
+{
+    if (q == 0)
+        process_queue(opaque);
+}
+
+static const struct aero_device_ops blk_dev_ops = {
+    .config_read = blk_config_read,
+    .queue_notify = blk_queue_notify,
+    .reset = blk_reset,
+};
+
+/* ---- completion --------------------------------------------------------------------------- */
+
+static void release(struct blk_req *r)
+{
+    free(r->bounce);
+    r->bounce = NULL;
+    r->in_use = false;
+    r->blk->inflight--;
+}
+
+/* The one completion path: status byte, then the used entry (CONTRACT §3.1: used.len = 0). The
+ * interrupt decision is made by the caller once per batch (aero_vq_flush). */
+static void complete_request(struct blk_req *r, uint8_t status)
+{
+    struct aero_blk *blk = r->blk;
+    struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+    bool live = r->gen == aero_vdev_generation(blk->vdev) && !aero_vdev_broken(blk->vdev);
+    uint16_t head = r->chain.head;
+    if (status != VIRTIO_BLK_S_OK && live)
+        aero_vq_count_error(vq);
+    if (live && aero_gm_write(blk->vdev, r->status_addr, &status, 1) == 0) {
+        aero_vq_push(vq, head, 0);
+    } else if (live) {
+        aero_vdev_fail(blk->vdev, 0, "blk: status byte at 0x%llx not in guest memory",
+                       (unsigned long long)r->status_addr);
+    }
+    release(r);
+}
+
+static void finish_outside_batch(struct aero_blk *blk)
+{
+    if (blk->in_process)
+        return; /* process_queue flushes once at the end of its batch */
+    aero_vq_flush(aero_vdev_queue(blk->vdev, 0));
+    if (blk->starved) {
+        blk->starved = false;
+        process_queue(blk);
+    }
+}
+
+/* ---- request execution -------------------------------------------------------------------- */
+
+static void submit_next_chunk(struct blk_req *r)
+{
+    struct aero_blk *blk = r->blk;
+    uint64_t left = r->data_len - r->done;
+    size_t n = left < AERO_BLK_CHUNK ? (size_t)left : AERO_BLK_CHUNK;
+    r->io.op = r->type == VIRTIO_BLK_T_IN ? AERO_BLK_OP_READ : AERO_BLK_OP_WRITE;
+    r->io.offset = r->offset + r->done;
+    r->io.buf = r->bounce;
+    r->io.len = n;
+    if (r->type == VIRTIO_BLK_T_OUT) {
+        struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+        if (aero_chain_from_guest(vq, &r->chain, BLK_HDR_LEN + r->done, r->bounce, n) !=
+            (int64_t)n) {
+            complete_request(r, VIRTIO_BLK_S_IOERR);
+            return;
+        }
+    }
+    blk->backend->submit(blk->backend_opaque, &r->io);
+}
+
+void aero_blk_io_complete(struct aero_blk_io *io, int err)
+{
+    struct blk_req *r = (struct blk_req *)((char *)io - offsetof(struct blk_req, io));
+    struct aero_blk *blk = r->blk;
+    bool live = r->gen == aero_vdev_generation(blk->vdev) && !aero_vdev_broken(blk->vdev);
+
+    if (err || !live || io->op == AERO_BLK_OP_FLUSH) {
+        complete_request(r, err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
+        finish_outside_batch(blk);
+        return;
+    }
+    if (io->op == AERO_BLK_OP_READ) {
+        struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+        if (aero_chain_to_guest(vq, &r->chain, r->done, r->bounce, io->len) != (int64_t)io->len) {
+            complete_request(r, VIRTIO_BLK_S_IOERR);
+            finish_outside_batch(blk);
+            return;
+        }
+    }
+    r->done += io->len;
+    if (r->done < r->data_len) {
+        submit_next_chunk(r);
+        return;
+    }
+    complete_request(r, VIRTIO_BLK_S_OK);
+    finish_outside_batch(blk);
+}
+
+/* Count descriptors carrying payload: readable ones past the header (OUT) or writable ones
+ * before the status byte (IN). */
+static unsigned count_data_descs(const struct aero_chain *c, bool writable)
+{
+    unsigned n = 0;
+    uint64_t pos = 0;
+    for (uint16_t i = 0; i < c->nsg; i++) {
+        const struct aero_sg *sg = &c->sg[i];
+        if (sg->write != writable || sg->len == 0)
+            continue;
+        uint64_t start = pos, end = pos + sg->len;
+        pos = end;
+        if (!writable && end <= BLK_HDR_LEN)
+            continue; /* header only */
+        if (writable && start >= c->writable_bytes - 1)
+            continue; /* status byte only */
+        n++;
+    }
+    return n;
+}
+
+static bool readable_after_writable(const struct aero_chain *c)
+{
+    bool seen_write = false;
+    for (uint16_t i = 0; i < c->nsg; i++) {
+        if (c->sg[i].write)
+            seen_write = true;
+        else if (seen_write)
+            return true;
+    }
+    return false;
+}
+
+/* Validate a popped chain and start it. Returns after completing it (error/GET_ID) or handing
+ * the first backend operation out. */
+static void start_request(struct aero_blk *blk, struct blk_req *r)
+{
+    struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+    const struct aero_chain *c = &r->chain;
+    const struct aero_sg *last = &c->sg[c->nsg - 1];
+
+    r->gen = aero_vdev_generation(blk->vdev);
+    r->done = 0;
+    r->bounce = NULL;
+    /* Without a device-writable last byte there is nowhere to report anything. */
+    if (!last->write || last->len == 0) {
+        aero_vdev_fail(blk->vdev, 0, "blk: request %u has no status byte", c->head);
+        release(r);
+        return;
+    }
+    r->status_addr = last->addr + last->len - 1;
+
+    uint8_t hdr[BLK_HDR_LEN];
+    if (c->readable_bytes < BLK_HDR_LEN || readable_after_writable(c)) {
+        complete_request(r, VIRTIO_BLK_S_IOERR);
+        return;
+    }
+    if (aero_chain_from_guest(vq, c, 0, hdr, BLK_HDR_LEN) != BLK_HDR_LEN) {
+        release(r);
+        return; /* device already failed */
+    }
+    r->type = aero_le32(hdr);
+    uint64_t sector = aero_le64(hdr + 8);
+    uint64_t extra_readable = c->readable_bytes - BLK_HDR_LEN;
+    uint64_t extra_writable = c->writable_bytes - 1;
+
+    switch (r->type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT: {
+        bool in = r->type == VIRTIO_BLK_T_IN;
+        /* CONTRACT §3.1: data all WRITE for IN, all read-only for OUT. */
+        if (in ? extra_readable != 0 : extra_writable != 0) {
+            complete_request(r, VIRTIO_BLK_S_IOERR);
+            return;
+        }
+        r->data_len = in ? extra_writable : extra_readable;
+        unsigned segs = count_data_descs(c, in);
+        if (segs < 1 || segs > AERO_BLK_SEG_MAX || r->data_len == 0 ||
+            r->data_len % BLK_SECTOR || sector > blk->capacity_sectors ||
+            r->data_len / BLK_SECTOR > blk->capacity_sectors - sector) {
+            complete_request(r, VIRTIO_BLK_S_IOERR);
+            return;
+        }
+        r->offset = sector * BLK_SECTOR;
+        size_t chunk = r->data_len < AERO_BLK_CHUNK ? (size_t)r->data_len : AERO_BLK_CHUNK;
+        r->bounce = malloc(chunk);
+        if (!r->bounce) {
+            complete_request(r, VIRTIO_BLK_S_IOERR);
+            return;
+        }
+        submit_next_chunk(r);
+        return;
+    }
+    case VIRTIO_BLK_T_FLUSH:
+        if (extra_readable || extra_writable) {
+            complete_request(r, VIRTIO_BLK_S_IOERR);
+            return;
+        }
+        r->data_len = 0;
+        r->io.op = AERO_BLK_OP_FLUSH;
+        r->io.offset = 0;
+        r->io.buf = NULL;
+        r->io.len = 0;
+        blk->backend->submit(blk->backend_opaque, &r->io);
+        return;
+    case VIRTIO_BLK_T_GET_ID: {
+        /* virtio 1.2 §5.2.6: up to 20 bytes, NUL-padded, into the writable data. */
+        char id[AERO_BLK_ID_BYTES] = {0};
+        const char *s = blk->p.serial[0] ? blk->p.serial : "aero-virtio-blk";
+        size_t slen = strlen(s);
+        memcpy(id, s, slen < sizeof(id) ? slen : sizeof(id));
+        uint64_t n = extra_writable < sizeof(id) ? extra_writable : sizeof(id);
+        if (extra_readable || aero_chain_to_guest(vq, c, 0, id, n) != (int64_t)n) {
+            if (aero_vdev_broken(blk->vdev)) {
+                release(r);
+                return;
+            }
+            complete_request(r, VIRTIO_BLK_S_IOERR);
+            return;
+        }
+        complete_request(r, VIRTIO_BLK_S_OK);
+        return;
+    }
+    default:
+        complete_request(r, VIRTIO_BLK_S_UNSUPP);
+        return;
+    }
+}
+
+static struct blk_req *free_slot(struct aero_blk *blk)
+{
+    for (unsigned i = 0; i < AERO_BLK_QUEUE_SIZE; i++) {
+        if (!blk->req[i].in_use)
+            return &blk->req[i];
+    }
+    return NULL;
+}
+
+/* Drain the request queue: pop until empty (re-arming EVENT_IDX and re-checking), submit the
+ * whole batch between batch_begin/batch_end, then one used.idx publish + interrupt decision.
+ * Re-entrant calls (a backend completing synchronously) are folded into the running loop. */
+static void process_queue(struct aero_blk *blk)
+{
+    struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+    if (blk->in_process) {
+        blk->again = true;
+        return;
+    }
+    if (!aero_vq_ready(vq))
+        return;
+    blk->in_process = true;
+    if (blk->backend->batch_begin)
+        blk->backend->batch_begin(blk->backend_opaque);
+    do {
+        blk->again = false;
+        for (;;) {
+            struct blk_req *r = free_slot(blk);
+            if (!r) {
+                blk->starved = true; /* resumed by the next completion */
+                break;
+            }
+            if (aero_vq_pop(vq, &r->chain) != AERO_VQ_POPPED)
+                break;
+            r->in_use = true;
+            blk->inflight++;
+            start_request(blk, r);
+        }
+    } while (blk->again || (!blk->starved && aero_vq_rearm(vq)));
+    if (blk->backend->batch_end)
+        blk->backend->batch_end(blk->backend_opaque);
+    blk->in_process = false;
+    aero_vq_flush(vq);
+}
+
+/* ---- construction ------------------------------------------------------------------------- */
+
+struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero_host_ops *host,
+                              void *host_opaque, const struct aero_blk_backend_ops *backend,
+                              void *backend_opaque)
+{
+    if (!p || !backend || !backend->submit)
+        return NULL;
+    if (p->logical_block_size != 512 && p->logical_block_size != 4096)
+        return NULL;
+    if (p->msix_vectors != 0 && p->msix_vectors != 2)
+        return NULL;
+    struct aero_blk *blk = calloc(1, sizeof(*blk));
+    if (!blk)
+        return NULL;
+    blk->p = *p;
+    blk->backend = backend;
+    blk->backend_opaque = backend_opaque;
+    blk->capacity_sectors = (p->capacity_bytes / p->logical_block_size) *
+                            (p->logical_block_size / BLK_SECTOR);
+    for (unsigned i = 0; i < AERO_BLK_QUEUE_SIZE; i++)
+        blk->req[i].blk = blk;
+
+    struct aero_vdev_params vp = {
+        .id = {.vendor_id = AERO_PCI_VENDOR,
+               .device_id = 0x1040 + VIRTIO_ID_BLOCK,
+               .subsystem_vendor_id = AERO_PCI_VENDOR,
+               .subsystem_id = 0x0002,
+               .revision = AERO_PCI_REVISION,
+               .class_code = 0x010000,
+               .header_type = 0x00,
+               .interrupt_pin = 1},
+        .num_queues = 1,
+        .queue_max_size = {AERO_BLK_QUEUE_SIZE},
+        .device_features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |
+                           (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+                           (1ull << VIRTIO_BLK_F_FLUSH),
+        .msix_vectors = p->msix_vectors,
+        .device_config_len = BLK_CONFIG_LEN,
+    };
+    if (p->event_idx)
+        vp.device_features |= 1ull << VIRTIO_F_RING_EVENT_IDX;
+    blk->vdev = aero_vdev_new(&vp, host, host_opaque, &blk_dev_ops, blk);
+    if (!blk->vdev) {
+        free(blk);
+        return NULL;
+    }
+    return blk;
+}
+
+void aero_blk_free(struct aero_blk *blk)
+{
+    if (!blk)
+        return;
+    for (unsigned i = 0; i < AERO_BLK_QUEUE_SIZE; i++)
+        free(blk->req[i].bounce);
+    aero_vdev_free(blk->vdev);
+    free(blk);
+}
+
+struct aero_vdev *aero_blk_vdev(struct aero_blk *blk) { return blk->vdev; }
+unsigned aero_blk_inflight(const struct aero_blk *blk) { return blk->inflight; }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package the build, the patched QEMU, the test guest and the media
+# builder need. Idempotent; skips apt entirely when everything is already present.
+set -euo pipefail
+
+PKGS=(
+  # library + unit tests
+  build-essential meson ninja-build pkg-config check libglib2.0-dev
+  # patched QEMU from Debian's source package
+  dpkg-dev libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv
+  # QEMU run-time firmware
+  seabios ipxe-qemu qemu-system-data
+  # Linux test guest
+  busybox-static fio cpio kmod xz-utils zstd e2fsprogs qemu-utils python3
+  # media builder
+  libwim-dev wimtools libhivex-dev libhivex-bin libisofs-dev libisoburn-dev xorriso
+  libjson-glib-dev libgnutls28-dev gnutls-bin openssl
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,57 @@
+/* Private structures shared by the transport (transport.c) and the split ring (vring.c).
+ * Nothing outside virtio/ includes this file.
+ */
+#ifndef AERO_VIRTIO_INTERNAL_H
+#define AERO_VIRTIO_INTERNAL_H
+
+#include "aero_virtio.h"
+#include "aero_le.h"
+
+struct aero_vq {
+    struct aero_vdev *vdev;
+    uint16_t index;
+    uint16_t max_size;
+    /* Driver-programmed registers (common_cfg). */
+    uint16_t size;
+    uint16_t msix_vector;
+    bool enabled;
+    uint64_t desc, avail, used;
+    /* Device-side ring state. */
+    uint16_t last_avail;     /* next avail ring slot to pop */
+    uint16_t shadow_avail;   /* last avail.idx read from the guest */
+    uint16_t used_idx;       /* shadow of used.idx including unflushed pushes */
+    uint16_t pushed;         /* elements pushed since the last flush */
+    uint16_t signalled_used; /* used.idx at the last interrupt decision */
+    bool signalled_valid;
+    struct aero_vq_stats stats;
+};
+
+struct aero_vdev {
+    struct aero_vdev_params p;
+    const struct aero_host_ops *host;
+    void *host_opaque;
+    const struct aero_device_ops *dev_ops;
+    void *dev;
+
+    uint32_t device_feature_select;
+    uint32_t driver_feature_select;
+    uint64_t driver_features;
+    uint64_t negotiated;
+    uint16_t msix_config;
+    uint8_t status;
+    uint8_t config_generation;
+    uint16_t queue_select;
+    uint8_t isr;
+    bool broken;
+    uint32_t generation;
+    struct aero_vq vq[AERO_MAX_QUEUES];
+};
+
+void aero_vq_init(struct aero_vq *vq, struct aero_vdev *vdev, uint16_t index, uint16_t max_size);
+void aero_vq_reset(struct aero_vq *vq);
+/* Validate and enable (queue_enable = 1). Fails the device on bad programming. */
+void aero_vq_enable(struct aero_vq *vq);
+/* Raise the queue interrupt (ISR bit 0 + INTx, or the queue's MSI-X vector). */
+void aero_vdev_raise_queue_irq(struct aero_vdev *vdev, struct aero_vq *vq);
+
+#endif
