@@ -316,8 +316,7 @@ static void process_queue(struct aero_blk *blk)
     if (!aero_vq_ready(vq))
         return;
     blk->in_process = true;
-    if (blk->backend->batch_begin)
-        blk->backend->batch_begin(blk->backend_opaque);
+    bool batching = false;
     do {
         blk->again = false;
         for (;;) {
@@ -328,12 +327,15 @@ static void process_queue(struct aero_blk *blk)
             }
             if (aero_vq_pop(vq, &r->chain) != AERO_VQ_POPPED)
                 break;
+            if (!batching && blk->backend->batch_begin)
+                blk->backend->batch_begin(blk->backend_opaque);
+            batching = true;
             r->in_use = true;
             blk->inflight++;
             start_request(blk, r);
         }
     } while (blk->again || (!blk->starved && aero_vq_rearm(vq)));
-    if (blk->backend->batch_end)
+    if (batching && blk->backend->batch_end)
         blk->backend->batch_end(blk->backend_opaque);
     blk->in_process = false;
     aero_vq_flush(vq);

@@ -1,0 +1,558 @@
+/* CONTRACT §3.1 block device rules, one test per rule, through the driver-side helper and a
+ * memory backend with a volatile write cache.
+ */
+#include "aero_blk.h"
+#include "driver.h"
+#include "membackend.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DISK_SIZE (8u << 20)
+#define SECTORS (DISK_SIZE / 512)
+
+static struct fake_guest g;
+static struct membk mb;
+static struct aero_blk *blk;
+static struct drv d;
+
+static void make(bool event_idx, uint32_t lbs)
+{
+    fg_init(&g);
+    membk_init(&mb, DISK_SIZE);
+    struct aero_blk_params p = {.capacity_bytes = DISK_SIZE, .logical_block_size = lbs,
+                                .event_idx = event_idx};
+    strcpy(p.serial, "AERO-SERIAL-1");
+    blk = aero_blk_new(&p, &fake_host_ops, &g, &membk_ops, &mb);
+    ck_assert_ptr_nonnull(blk);
+    drv_bring_up(&d, aero_blk_vdev(blk), &g, ~0ull);
+    ck_assert(aero_vdev_driver_ok(aero_blk_vdev(blk)));
+}
+
+static void setup(void) { make(true, 512); }
+static void setup_noevent(void) { make(false, 512); }
+static void setup_4k(void) { make(true, 4096); }
+static void teardown(void)
+{
+    aero_blk_free(blk);
+    membk_free(&mb);
+    fg_free(&g);
+}
+
+struct req {
+    uint16_t head;
+    uint64_t hdr, data, status;
+    uint32_t len;
+};
+
+/* Build a request: header, `nseg` equal data segments (direction from type unless
+ * data_write_override >= 0), status byte; direct chain or one indirect table. */
+static struct req build(uint32_t type, uint64_t sector, uint32_t len, unsigned nseg, bool indirect,
+                        int data_write_override)
+{
+    struct req r = {.len = len};
+    r.hdr = fg_alloc(&g, 16, 8);
+    aero_put_le32(fg_ptr(&g, r.hdr), type);
+    aero_put_le32(fg_ptr(&g, r.hdr + 4), 0);
+    aero_put_le64(fg_ptr(&g, r.hdr + 8), sector);
+    r.status = fg_alloc(&g, 1, 1);
+    *(uint8_t *)fg_ptr(&g, r.status) = 0xff;
+    struct drv_buf b[200];
+    unsigned n = 0;
+    b[n++] = (struct drv_buf){r.hdr, 16, false};
+    bool w = data_write_override >= 0 ? data_write_override : type == VIRTIO_BLK_T_IN;
+    if (len) {
+        r.data = fg_alloc(&g, len, 8);
+        uint32_t per = len / nseg, off = 0;
+        for (unsigned i = 0; i < nseg; i++) {
+            uint32_t l = i + 1 == nseg ? len - off : per;
+            b[n++] = (struct drv_buf){r.data + off, l, w};
+            off += l;
+        }
+    }
+    b[n++] = (struct drv_buf){r.status, 1, true};
+    r.head = indirect ? drv_add_indirect(&d, 0, b, n) : drv_add_chain(&d, 0, b, n);
+    drv_publish(&d, 0, r.head);
+    return r;
+}
+
+static uint8_t status_of(const struct req *r) { return *(uint8_t *)fg_ptr(&g, r->status); }
+
+static uint8_t run(uint32_t type, uint64_t sector, uint32_t len, unsigned nseg, bool indirect)
+{
+    struct req r = build(type, sector, len, nseg, indirect, -1);
+    drv_kick(&d, 0);
+    uint32_t id, ulen;
+    ck_assert(drv_get_used(&d, 0, &id, &ulen));
+    ck_assert_uint_eq(id, r.head);
+    ck_assert_uint_eq(ulen, 0); /* CONTRACT §3.1: used.len = 0 */
+    return status_of(&r);
+}
+
+static uint8_t run_req(struct req *r)
+{
+    drv_kick(&d, 0);
+    uint32_t id;
+    ck_assert(drv_get_used(&d, 0, &id, NULL));
+    ck_assert_uint_eq(id, r->head);
+    return status_of(r);
+}
+
+static void fill_pattern(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 7 + seed + (i >> 9));
+}
+
+/* ---- identity / config ---------------------------------------------------------------- */
+
+START_TEST(test_blk_features_offered_exactly)
+{
+    uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |
+                    (1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_BLK_SIZE) |
+                    (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_F_RING_EVENT_IDX);
+    ck_assert_uint_eq(drv_device_features(&d), want);
+}
+END_TEST
+
+START_TEST(test_blk_event_idx_off_gives_contract_v1_features)
+{
+    uint64_t f = drv_device_features(&d);
+    ck_assert(!(f & (1ull << VIRTIO_F_RING_EVENT_IDX)));
+    ck_assert(f & (1ull << VIRTIO_F_RING_INDIRECT_DESC));
+    ck_assert(!(f & (1ull << VIRTIO_F_RING_PACKED)));
+}
+END_TEST
+
+START_TEST(test_blk_config_layout)
+{
+    ck_assert_uint_eq(drv_read(&d, 0x3000, 8), SECTORS);
+    ck_assert_uint_eq(drv_read(&d, 0x3000, 4), SECTORS);
+    ck_assert_uint_eq(drv_read(&d, 0x3004, 4), 0);
+    ck_assert_uint_eq(drv_read(&d, 0x3008, 4), 0);   /* size_max */
+    ck_assert_uint_eq(drv_read(&d, 0x300c, 4), 126); /* seg_max */
+    ck_assert_uint_eq(drv_read(&d, 0x3010, 4), 0);   /* geometry */
+    ck_assert_uint_eq(drv_read(&d, 0x3014, 4), 512); /* blk_size */
+    for (uint32_t off = 0x18; off < 0x100; off += 4)
+        ck_assert_uint_eq(drv_read(&d, 0x3000 + off, 4), 0);
+    ck_assert_uint_eq(drv_read(&d, 0x12, 2), 1);
+    ck_assert_uint_eq(drv_read(&d, 0x18, 2), 128);
+}
+END_TEST
+
+START_TEST(test_blk_config_4k_logical_blocks)
+{
+    ck_assert_uint_eq(drv_read(&d, 0x3014, 4), 4096);
+    ck_assert_uint_eq(drv_read(&d, 0x3000, 8), SECTORS); /* still 512-byte sectors */
+}
+END_TEST
+
+/* ---- data path ------------------------------------------------------------------------ */
+
+START_TEST(test_blk_write_then_read_round_trip)
+{
+    struct req w = build(VIRTIO_BLK_T_OUT, 10, 4096, 1, false, -1);
+    fill_pattern(fg_ptr(&g, w.data), 4096, 3);
+    ck_assert_uint_eq(run_req(&w), VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(mb.cache + 10 * 512, fg_ptr(&g, w.data), 4096);
+    struct req r = build(VIRTIO_BLK_T_IN, 10, 4096, 1, false, -1);
+    ck_assert_uint_eq(run_req(&r), VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(fg_ptr(&g, r.data), fg_ptr(&g, w.data), 4096);
+}
+END_TEST
+
+START_TEST(test_blk_multi_segment_indirect_round_trip)
+{
+    struct req w = build(VIRTIO_BLK_T_OUT, 100, 126 * 512, 126, true, -1);
+    fill_pattern(fg_ptr(&g, w.data), 126 * 512, 9);
+    ck_assert_uint_eq(run_req(&w), VIRTIO_BLK_S_OK);
+    struct req r = build(VIRTIO_BLK_T_IN, 100, 126 * 512, 7, false, -1);
+    ck_assert_uint_eq(run_req(&r), VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(fg_ptr(&g, r.data), fg_ptr(&g, w.data), 126 * 512);
+}
+END_TEST
+
+START_TEST(test_blk_large_request_spans_bounce_chunks)
+{
+    uint32_t len = 3 * AERO_BLK_CHUNK + 1536;
+    struct req w = build(VIRTIO_BLK_T_OUT, 7, len, 3, false, -1);
+    fill_pattern(fg_ptr(&g, w.data), len, 1);
+    ck_assert_uint_eq(run_req(&w), VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(mb.cache + 7 * 512, fg_ptr(&g, w.data), len);
+    struct req r = build(VIRTIO_BLK_T_IN, 7, len, 5, true, -1);
+    ck_assert_uint_eq(run_req(&r), VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(fg_ptr(&g, r.data), fg_ptr(&g, w.data), len);
+    ck_assert_uint_ge(mb.submits, 8); /* 4 chunks each way */
+}
+END_TEST
+
+START_TEST(test_blk_last_sector_ok_beyond_capacity_ioerr)
+{
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, SECTORS - 1, 512, 1, false), VIRTIO_BLK_S_OK);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, SECTORS - 1, 1024, 1, false), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_OUT, SECTORS, 512, 1, false), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0xffffffffffffffffull, 512, 1, false),
+                      VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0x0080000000000000ull, 512, 1, false),
+                      VIRTIO_BLK_S_IOERR);
+}
+END_TEST
+
+START_TEST(test_blk_misaligned_length_is_ioerr)
+{
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 100, 1, false), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_OUT, 0, 513, 1, false), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(mb.submits, 0);
+}
+END_TEST
+
+START_TEST(test_blk_no_data_descriptor_is_ioerr)
+{
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 0, 1, false), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_OUT, 0, 0, 1, false), VIRTIO_BLK_S_IOERR);
+}
+END_TEST
+
+START_TEST(test_blk_more_than_seg_max_segments_is_ioerr)
+{
+    /* 127 data segments fit a 128-entry table when the status byte shares the last one. */
+    uint64_t hdr = fg_alloc(&g, 16, 8);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_IN);
+    aero_put_le64(fg_ptr(&g, hdr + 8), 0);
+    uint64_t data = fg_alloc(&g, 127 * 512 + 1, 8);
+    struct drv_buf b[128];
+    b[0] = (struct drv_buf){hdr, 16, false};
+    for (int i = 0; i < 127; i++)
+        b[1 + i] = (struct drv_buf){data + 512u * i, i == 126 ? 513 : 512, true};
+    uint16_t h = drv_add_indirect(&d, 0, b, 128);
+    drv_publish(&d, 0, h);
+    drv_kick(&d, 0);
+    ck_assert(drv_get_used(&d, 0, NULL, NULL));
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, data + 127 * 512), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(mb.submits, 0);
+    ck_assert(!drv_needs_reset(&d));
+}
+END_TEST
+
+START_TEST(test_blk_status_sharing_last_data_descriptor_is_accepted)
+{
+    uint64_t hdr = fg_alloc(&g, 16, 8);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_IN);
+    aero_put_le64(fg_ptr(&g, hdr + 8), 2);
+    memset(mb.cache + 1024, 0x5a, 512);
+    uint64_t data = fg_alloc(&g, 513, 8);
+    struct drv_buf b[2] = {{hdr, 16, false}, {data, 513, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 2));
+    drv_kick(&d, 0);
+    ck_assert(drv_get_used(&d, 0, NULL, NULL));
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, data + 512), VIRTIO_BLK_S_OK);
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, data + 511), 0x5a);
+}
+END_TEST
+
+START_TEST(test_blk_wrong_descriptor_direction_is_ioerr)
+{
+    struct req r = build(VIRTIO_BLK_T_IN, 0, 512, 1, false, 0); /* IN with read-only data */
+    ck_assert_uint_eq(run_req(&r), VIRTIO_BLK_S_IOERR);
+    r = build(VIRTIO_BLK_T_OUT, 0, 512, 1, false, 1); /* OUT with writable data */
+    ck_assert_uint_eq(run_req(&r), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(mb.submits, 0);
+}
+END_TEST
+
+START_TEST(test_blk_readable_after_writable_is_ioerr)
+{
+    uint64_t hdr = fg_alloc(&g, 16, 8), data = fg_alloc(&g, 512, 8), st = fg_alloc(&g, 1, 1);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_OUT);
+    struct drv_buf b[4] = {{hdr, 16, false}, {st, 1, true}, {data, 512, false}, {st, 1, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 4));
+    drv_kick(&d, 0);
+    ck_assert(drv_get_used(&d, 0, NULL, NULL));
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, st), VIRTIO_BLK_S_IOERR);
+}
+END_TEST
+
+START_TEST(test_blk_short_header_is_ioerr)
+{
+    uint64_t hdr = fg_alloc(&g, 16, 8), st = fg_alloc(&g, 1, 1);
+    struct drv_buf b[2] = {{hdr, 8, false}, {st, 1, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 2));
+    drv_kick(&d, 0);
+    ck_assert(drv_get_used(&d, 0, NULL, NULL));
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, st), VIRTIO_BLK_S_IOERR);
+}
+END_TEST
+
+START_TEST(test_blk_split_header_is_accepted)
+{
+    /* virtio 1.2 §2.6.4: no assumptions about framing; a header in two pieces still works. */
+    uint64_t hdr = fg_alloc(&g, 16, 8), data = fg_alloc(&g, 512, 8), st = fg_alloc(&g, 1, 1);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_IN);
+    aero_put_le64(fg_ptr(&g, hdr + 8), 0);
+    struct drv_buf b[4] = {{hdr, 5, false}, {hdr + 5, 11, false}, {data, 512, true}, {st, 1, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 4));
+    drv_kick(&d, 0);
+    ck_assert(drv_get_used(&d, 0, NULL, NULL));
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, st), VIRTIO_BLK_S_OK);
+}
+END_TEST
+
+START_TEST(test_blk_missing_status_byte_is_needs_reset)
+{
+    uint64_t hdr = fg_alloc(&g, 16, 8), data = fg_alloc(&g, 512, 8);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_OUT);
+    struct drv_buf b[2] = {{hdr, 16, false}, {data, 512, false}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 2));
+    drv_kick(&d, 0);
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 0);
+}
+END_TEST
+
+START_TEST(test_blk_unsupported_types_are_unsupp)
+{
+    static const uint32_t types[] = {2, 3, 5, 11, 13, 14, 0x7fffffff, 0xffffffff};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        ck_assert_uint_eq(run(types[i], 0, 512, 1, false), VIRTIO_BLK_S_UNSUPP);
+    ck_assert_uint_eq(mb.submits, 0);
+}
+END_TEST
+
+START_TEST(test_blk_get_id_returns_serial)
+{
+    struct req r = build(VIRTIO_BLK_T_GET_ID, 0, 20, 1, false, 1);
+    ck_assert_uint_eq(run_req(&r), VIRTIO_BLK_S_OK);
+    char id[21] = {0};
+    memcpy(id, fg_ptr(&g, r.data), 20);
+    ck_assert_str_eq(id, "AERO-SERIAL-1");
+}
+END_TEST
+
+START_TEST(test_blk_flush_reaches_durable_storage)
+{
+    struct req w = build(VIRTIO_BLK_T_OUT, 0, 1024, 1, false, -1);
+    fill_pattern(fg_ptr(&g, w.data), 1024, 5);
+    ck_assert_uint_eq(run_req(&w), VIRTIO_BLK_S_OK);
+    ck_assert_mem_ne(mb.durable, fg_ptr(&g, w.data), 1024); /* only in the volatile cache */
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 0, 1, false), VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(mb.durable, fg_ptr(&g, w.data), 1024);
+    ck_assert_uint_eq(mb.flushes, 1);
+}
+END_TEST
+
+START_TEST(test_blk_flush_waits_for_backend)
+{
+    mb.defer = true;
+    struct req w = build(VIRTIO_BLK_T_OUT, 4, 512, 1, false, -1);
+    fill_pattern(fg_ptr(&g, w.data), 512, 11);
+    drv_kick(&d, 0);
+    membk_complete_all(&mb);
+    ck_assert(drv_get_used(&d, 0, NULL, NULL));
+    struct req f = build(VIRTIO_BLK_T_FLUSH, 0, 0, 1, false, -1);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(mb.npending, 1);
+    ck_assert(!drv_get_used(&d, 0, NULL, NULL)); /* not completed before the backend flushed */
+    ck_assert_uint_eq(status_of(&f), 0xff);
+    membk_complete_all(&mb);
+    ck_assert(drv_get_used(&d, 0, NULL, NULL));
+    ck_assert_uint_eq(status_of(&f), VIRTIO_BLK_S_OK);
+    ck_assert_mem_eq(mb.durable + 4 * 512, fg_ptr(&g, w.data), 512);
+}
+END_TEST
+
+START_TEST(test_blk_flush_with_data_is_ioerr)
+{
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 512, 1, false), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(mb.flushes, 0);
+}
+END_TEST
+
+static uint64_t watched_status;
+static bool status_seen_before_used;
+static bool used_published;
+
+static void watch_order(struct fake_guest *gg, uint64_t gpa, size_t len)
+{
+    uint64_t used_idx = d.vq[0].used + 2;
+    if (gpa <= used_idx && gpa + len > used_idx) {
+        used_published = true;
+        status_seen_before_used = *(uint8_t *)fg_ptr(gg, watched_status) == VIRTIO_BLK_S_OK;
+    }
+}
+
+START_TEST(test_blk_status_written_before_used_entry)
+{
+    mb.defer = true;
+    struct req r = build(VIRTIO_BLK_T_IN, 0, 512, 1, false, -1);
+    watched_status = r.status;
+    g.on_write = watch_order;
+    drv_kick(&d, 0);
+    ck_assert(!used_published);
+    ck_assert_uint_eq(status_of(&r), 0xff);
+    membk_complete_all(&mb);
+    ck_assert(used_published);
+    ck_assert(status_seen_before_used);
+    g.on_write = NULL;
+}
+END_TEST
+
+START_TEST(test_blk_backend_error_is_ioerr)
+{
+    mb.fail_all = true;
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 0, 1, false), VIRTIO_BLK_S_IOERR);
+    struct aero_vq_stats st;
+    aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
+    ck_assert_uint_eq(st.errors, 2);
+    ck_assert(!drv_needs_reset(&d));
+}
+END_TEST
+
+START_TEST(test_blk_data_outside_guest_memory_is_needs_reset)
+{
+    uint64_t hdr = fg_alloc(&g, 16, 8), st = fg_alloc(&g, 1, 1);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_OUT);
+    struct drv_buf b[3] = {{hdr, 16, false}, {0x4000, 512, false}, {st, 1, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 3));
+    drv_kick(&d, 0);
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(mb.submits, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 0);
+}
+END_TEST
+
+START_TEST(test_blk_batch_submitted_together_one_interrupt)
+{
+    for (int i = 0; i < 8; i++)
+        build(VIRTIO_BLK_T_IN, (uint64_t)i * 8, 4096, 2, i & 1, -1);
+    unsigned before = g.intx_asserts;
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(mb.batches_begun, 1);
+    ck_assert_uint_eq(mb.batches_ended, 1);
+    ck_assert_uint_eq(mb.submits, 8);
+    ck_assert_uint_eq(g.intx_asserts, before + 1);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 8);
+}
+END_TEST
+
+START_TEST(test_blk_reset_mid_flight_late_completion_ignored)
+{
+    mb.defer = true;
+    struct req r = build(VIRTIO_BLK_T_IN, 0, 512, 1, false, -1);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 1);
+    drv_write(&d, 0x14, 0, 1); /* reset with the read in flight */
+    uint8_t before[64];
+    memcpy(before, fg_ptr(&g, d.vq[0].used), sizeof(before));
+    membk_complete_all(&mb);
+    ck_assert_mem_eq(before, fg_ptr(&g, d.vq[0].used), sizeof(before));
+    ck_assert_uint_eq(status_of(&r), 0xff);
+    ck_assert_int_eq(g.intx, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 0);
+    /* the device works again after a fresh bring-up */
+    mb.defer = false;
+    drv_bring_up(&d, aero_blk_vdev(blk), &g, ~0ull);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+}
+END_TEST
+
+START_TEST(test_blk_duplicate_heads_bounded_inflight)
+{
+    /* A hostile driver republishes the same head while it is in flight: the device never
+     * holds more than queue-size requests, and resumes when slots free up. */
+    mb.defer = true;
+    struct req r = build(VIRTIO_BLK_T_IN, 0, 512, 1, false, -1);
+    for (int i = 0; i < 127; i++)
+        drv_publish(&d, 0, r.head);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 128);
+    for (int i = 0; i < 100; i++)
+        drv_publish(&d, 0, r.head);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 128);
+    ck_assert(!drv_needs_reset(&d));
+    membk_complete_all(&mb);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 0);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 228);
+}
+END_TEST
+
+START_TEST(test_blk_counters_track_requests_and_errors)
+{
+    run(VIRTIO_BLK_T_IN, 0, 512, 1, false);
+    run(VIRTIO_BLK_T_IN, 0, 100, 1, false);
+    run(77, 0, 512, 1, false);
+    struct aero_vq_stats st;
+    aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
+    ck_assert_uint_eq(st.requests, 3);
+    ck_assert_uint_eq(st.errors, 2);
+    ck_assert_uint_eq(st.notifies, 3);
+    char *s = aero_vdev_stats_string(aero_blk_vdev(blk));
+    ck_assert_ptr_nonnull(strstr(s, "q0 notifies=3 "));
+    free(s);
+}
+END_TEST
+
+START_TEST(test_blk_event_idx_off_uses_no_interrupt)
+{
+    drv_set_avail_flags(&d, 0, VRING_AVAIL_F_NO_INTERRUPT);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+    ck_assert_int_eq(g.intx, 0);
+}
+END_TEST
+
+static Suite *blk_suite(void)
+{
+    Suite *s = suite_create("blk");
+    TCase *tc = tcase_create("event_idx_on");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_blk_features_offered_exactly);
+    tcase_add_test(tc, test_blk_config_layout);
+    tcase_add_test(tc, test_blk_write_then_read_round_trip);
+    tcase_add_test(tc, test_blk_multi_segment_indirect_round_trip);
+    tcase_add_test(tc, test_blk_large_request_spans_bounce_chunks);
+    tcase_add_test(tc, test_blk_last_sector_ok_beyond_capacity_ioerr);
+    tcase_add_test(tc, test_blk_misaligned_length_is_ioerr);
+    tcase_add_test(tc, test_blk_no_data_descriptor_is_ioerr);
+    tcase_add_test(tc, test_blk_more_than_seg_max_segments_is_ioerr);
+    tcase_add_test(tc, test_blk_status_sharing_last_data_descriptor_is_accepted);
+    tcase_add_test(tc, test_blk_wrong_descriptor_direction_is_ioerr);
+    tcase_add_test(tc, test_blk_readable_after_writable_is_ioerr);
+    tcase_add_test(tc, test_blk_short_header_is_ioerr);
+    tcase_add_test(tc, test_blk_split_header_is_accepted);
+    tcase_add_test(tc, test_blk_missing_status_byte_is_needs_reset);
+    tcase_add_test(tc, test_blk_unsupported_types_are_unsupp);
+    tcase_add_test(tc, test_blk_get_id_returns_serial);
+    tcase_add_test(tc, test_blk_flush_reaches_durable_storage);
+    tcase_add_test(tc, test_blk_flush_waits_for_backend);
+    tcase_add_test(tc, test_blk_flush_with_data_is_ioerr);
+    tcase_add_test(tc, test_blk_status_written_before_used_entry);
+    tcase_add_test(tc, test_blk_backend_error_is_ioerr);
+    tcase_add_test(tc, test_blk_data_outside_guest_memory_is_needs_reset);
+    tcase_add_test(tc, test_blk_batch_submitted_together_one_interrupt);
+    tcase_add_test(tc, test_blk_reset_mid_flight_late_completion_ignored);
+    tcase_add_test(tc, test_blk_duplicate_heads_bounded_inflight);
+    tcase_add_test(tc, test_blk_counters_track_requests_and_errors);
+    suite_add_tcase(s, tc);
+    TCase *tn = tcase_create("event_idx_off");
+    tcase_add_checked_fixture(tn, setup_noevent, teardown);
+    tcase_add_test(tn, test_blk_event_idx_off_gives_contract_v1_features);
+    tcase_add_test(tn, test_blk_event_idx_off_uses_no_interrupt);
+    suite_add_tcase(s, tn);
+    TCase *t4 = tcase_create("lbs_4k");
+    tcase_add_checked_fixture(t4, setup_4k, teardown);
+    tcase_add_test(t4, test_blk_config_4k_logical_blocks);
+    suite_add_tcase(s, t4);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(blk_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
