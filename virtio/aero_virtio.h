@@ -63,6 +63,12 @@ extern "C" {
 #define AERO_CAP_DEVICE_OFF 0x74
 #define AERO_CAP_MSIX_OFF 0x84
 
+/* MSI-X PBA placement after a table of n vectors at AERO_BAR0_MSIX_TABLE (8-byte aligned). */
+static inline uint32_t aero_msix_pba_offset(uint16_t n)
+{
+    return (AERO_BAR0_MSIX_TABLE + 16u * n + 7u) & ~7u;
+}
+
 #define AERO_VQ_MAX_SIZE 256 /* largest queue any contract device has */
 #define AERO_MAX_QUEUES 8
 

@@ -85,8 +85,7 @@ uint16_t aero_vdev_msix_vectors(const struct aero_vdev *vdev) { return vdev->p.m
 
 uint32_t aero_vdev_msix_pba_offset(const struct aero_vdev *vdev)
 {
-    uint32_t end = AERO_BAR0_MSIX_TABLE + 16u * vdev->p.msix_vectors;
-    return (end + 7u) & ~7u;
+    return aero_msix_pba_offset(vdev->p.msix_vectors);
 }
 
 static void fill_vendor_cap(struct aero_pci_cap *c, uint8_t off, uint8_t len, uint8_t next,
@@ -169,7 +168,10 @@ int aero_gm_read(struct aero_vdev *vdev, uint64_t gpa, void *buf, uint64_t len)
         return 0;
     if (gm_check(gpa, len))
         return -1;
-    return vdev->host->dma_read(vdev->host_opaque, gpa, buf, (size_t)len) ? -1 : 0;
+    vdev->in_dma = true;
+    int rc = vdev->host->dma_read(vdev->host_opaque, gpa, buf, (size_t)len);
+    vdev->in_dma = false;
+    return rc ? -1 : 0;
 }
 
 int aero_gm_write(struct aero_vdev *vdev, uint64_t gpa, const void *buf, uint64_t len)
@@ -178,7 +180,10 @@ int aero_gm_write(struct aero_vdev *vdev, uint64_t gpa, const void *buf, uint64_
         return 0;
     if (gm_check(gpa, len))
         return -1;
-    return vdev->host->dma_write(vdev->host_opaque, gpa, buf, (size_t)len) ? -1 : 0;
+    vdev->in_dma = true;
+    int rc = vdev->host->dma_write(vdev->host_opaque, gpa, buf, (size_t)len);
+    vdev->in_dma = false;
+    return rc ? -1 : 0;
 }
 
 /* ---- interrupts --------------------------------------------------------------------------- */
@@ -468,8 +473,21 @@ static bool in_region(uint32_t off, unsigned len, uint32_t base, uint32_t size)
     return off >= base && off + len <= base + size;
 }
 
+/* A guest that points a DMA address at our own BAR would re-enter the library from inside one
+ * of its own accesses (the CVE-2021-3929 class). Such accesses are refused. */
+static bool reentrant(struct aero_vdev *vdev)
+{
+    if (!vdev->in_dma)
+        return false;
+    if (vdev->host->log_guest_error)
+        vdev->host->log_guest_error(vdev->host_opaque, "DMA into the device's own BAR0 refused");
+    return true;
+}
+
 uint64_t aero_vdev_bar0_read(struct aero_vdev *vdev, uint32_t off, unsigned len)
 {
+    if (reentrant(vdev))
+        return 0;
     if ((len != 1 && len != 2 && len != 4 && len != 8) || off >= AERO_BAR0_SIZE ||
         len > AERO_BAR0_SIZE - off)
         return 0;
@@ -500,6 +518,8 @@ uint64_t aero_vdev_bar0_read(struct aero_vdev *vdev, uint32_t off, unsigned len)
 
 void aero_vdev_bar0_write(struct aero_vdev *vdev, uint32_t off, uint64_t val, unsigned len)
 {
+    if (reentrant(vdev))
+        return;
     if ((len != 1 && len != 2 && len != 4 && len != 8) || off >= AERO_BAR0_SIZE ||
         len > AERO_BAR0_SIZE - off)
         return;

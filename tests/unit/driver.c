@@ -10,9 +10,19 @@ static bool in_arena(struct fake_guest *g, uint64_t gpa, size_t len)
     return gpa >= g->base && len <= g->size && gpa - g->base <= g->size - len;
 }
 
+static bool in_bar(struct fake_guest *g, uint64_t gpa, size_t len)
+{
+    return g->bar_vdev && gpa >= g->bar_base && len <= 8 && gpa + len <= g->bar_base + 0x4000;
+}
+
 static int fg_dma_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 {
     struct fake_guest *g = opaque;
+    if (in_bar(g, gpa, len)) {
+        uint64_t v = aero_vdev_bar0_read(g->bar_vdev, (uint32_t)(gpa - g->bar_base), (unsigned)len);
+        memcpy(buf, &v, len);
+        return 0;
+    }
     if (!in_arena(g, gpa, len)) {
         g->dma_rejects++;
         return -1;
@@ -24,6 +34,12 @@ static int fg_dma_read(void *opaque, uint64_t gpa, void *buf, size_t len)
 static int fg_dma_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
 {
     struct fake_guest *g = opaque;
+    if (in_bar(g, gpa, len)) {
+        uint64_t v = 0;
+        memcpy(&v, buf, len);
+        aero_vdev_bar0_write(g->bar_vdev, (uint32_t)(gpa - g->bar_base), v, (unsigned)len);
+        return 0;
+    }
     if (!in_arena(g, gpa, len)) {
         g->dma_rejects++;
         return -1;

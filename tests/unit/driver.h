@@ -28,6 +28,9 @@ struct fake_guest {
     /* Optional observer of every device write into the arena (ordering tests). */
     void (*on_write)(struct fake_guest *g, uint64_t gpa, size_t len);
     void *user;
+    /* Optional: guest-physical window that maps a device's BAR0 (re-entrancy tests). */
+    struct aero_vdev *bar_vdev;
+    uint64_t bar_base;
 };
 
 extern const struct aero_host_ops fake_host_ops;

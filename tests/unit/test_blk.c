@@ -423,6 +423,32 @@ START_TEST(test_blk_data_outside_guest_memory_is_needs_reset)
 }
 END_TEST
 
+START_TEST(test_blk_dma_into_own_bar_is_refused)
+{
+    /* The guest points buffers at the device's own BAR0: a status write onto the doorbell and
+     * a 1-byte read (as header) of the ISR must not re-enter the device. */
+    g.bar_vdev = aero_blk_vdev(blk);
+    g.bar_base = 0xfe000000;
+    uint64_t hdr = fg_alloc(&g, 16, 8);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_FLUSH);
+    struct drv_buf b[2] = {{hdr, 16, false}, {g.bar_base + 0x1000, 1, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 2));
+    aero_vdev_config_changed(aero_blk_vdev(blk)); /* leave an ISR bit pending */
+    unsigned notifies_before = 0;
+    struct aero_vq_stats st;
+    aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
+    notifies_before = (unsigned)st.notifies;
+    drv_kick(&d, 0);
+    aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
+    ck_assert_uint_eq(st.notifies, notifies_before + 1); /* the DMA "doorbell" did not count */
+    ck_assert_uint_ge(g.guest_errors, 1);
+    ck_assert_str_eq(g.last_error, "DMA into the device's own BAR0 refused");
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 1);
+    ck_assert_uint_eq(drv_isr(&d) & VIRTIO_ISR_CONFIG, VIRTIO_ISR_CONFIG); /* not consumed */
+    g.bar_vdev = NULL;
+}
+END_TEST
+
 START_TEST(test_blk_batch_submitted_together_one_interrupt)
 {
     for (int i = 0; i < 8; i++)
@@ -532,6 +558,7 @@ static Suite *blk_suite(void)
     tcase_add_test(tc, test_blk_backend_error_is_ioerr);
     tcase_add_test(tc, test_blk_data_outside_guest_memory_is_needs_reset);
     tcase_add_test(tc, test_blk_batch_submitted_together_one_interrupt);
+    tcase_add_test(tc, test_blk_dma_into_own_bar_is_refused);
     tcase_add_test(tc, test_blk_reset_mid_flight_late_completion_ignored);
     tcase_add_test(tc, test_blk_duplicate_heads_bounded_inflight);
     tcase_add_test(tc, test_blk_counters_track_requests_and_errors);
