@@ -1,0 +1,70 @@
+/* aero-virtio-net: CONTRACT §3.2 network device (rxq 0, txq 1, 256 each, no control queue, no
+ * offloads). Frames go out through a backend transmit callback; frames come in through
+ * aero_net_receive(), which applies backpressure (returns 0) while no RX buffer is posted.
+ */
+#ifndef AERO_NET_H
+#define AERO_NET_H
+
+#include "aero_virtio.h"
+
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VIRTIO_ID_NET 1
+#define VIRTIO_NET_F_MAC 5
+#define VIRTIO_NET_F_MRG_RXBUF 15
+#define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CTRL_VQ 17
+#define VIRTIO_NET_S_LINK_UP 1
+
+#define AERO_NET_QUEUE_SIZE 256
+#define AERO_NET_RXQ 0
+#define AERO_NET_TXQ 1
+#define AERO_NET_MIN_FRAME 14
+#define AERO_NET_MAX_FRAME 1522 /* 1514 + VLAN tag, no FCS */
+
+struct aero_net_backend_ops {
+    /* Send one Ethernet frame (no FCS). The buffer is only valid during the call. */
+    void (*transmit)(void *opaque, const uint8_t *frame, size_t len);
+    /* RX buffers became available after aero_net_receive() returned 0 (QEMU: flush queue). */
+    void (*rx_ready)(void *opaque);
+};
+
+struct aero_net_params {
+    uint8_t mac[6];
+    bool event_idx;       /* offer VIRTIO_F_RING_EVENT_IDX */
+    unsigned header_len;  /* 10 (contract, Aero Win7 driver) or 12 (virtio 1.x: Linux, NetKVM) */
+    uint16_t msix_vectors; /* 0 or 3 */
+    bool link_up;
+};
+
+struct aero_net_stats {
+    uint64_t tx_frames, tx_bytes, tx_dropped;
+    uint64_t rx_frames, rx_bytes, rx_dropped, rx_no_buffer;
+};
+
+struct aero_net;
+
+struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero_host_ops *host,
+                              void *host_opaque, const struct aero_net_backend_ops *backend,
+                              void *backend_opaque);
+void aero_net_free(struct aero_net *net);
+struct aero_vdev *aero_net_vdev(struct aero_net *net);
+
+/* Whether a frame offered now would be placed (driver ready and an RX chain posted). */
+bool aero_net_can_receive(struct aero_net *net);
+/* Offer one received frame. Returns len when the frame was delivered or dropped (bad size, chain
+ * too small), 0 when no RX buffer is posted (keep the frame; rx_ready will be called). */
+ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len);
+
+/* Link state (config status LINK_UP; config change interrupt when it changes). */
+void aero_net_set_link(struct aero_net *net, bool up);
+void aero_net_get_stats(const struct aero_net *net, struct aero_net_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,356 @@
+/* aero-virtio-input (CONTRACT §3.3): the selector-based config space, evdev event delivery (one
+ * 8-byte event per used entry, SYN_REPORT per batch, backlog kept in order while no buffers are
+ * posted) and the status queue (LED state).
+ */
+#include "aero_input.h"
+#include "aero_le.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INPUT_CONFIG_LEN 136u /* select, subsel, size, reserved[5], payload[128] */
+#define EVENT_SIZE 8u
+#define BATCH_MAX 64u
+
+struct ev {
+    uint16_t type, code;
+    int32_t value;
+};
+
+struct aero_input {
+    struct aero_vdev *vdev;
+    struct aero_input_params p;
+    const struct aero_input_backend_ops *backend;
+    void *backend_opaque;
+    uint8_t select, subsel;
+    uint8_t bits_syn[128], bits_key[128], bits_rel[128], bits_abs[128], bits_led[128];
+    uint32_t leds;
+    /* backlog ring of committed events */
+    struct ev backlog[AERO_INPUT_BACKLOG];
+    unsigned head, count;
+    /* the batch being built */
+    struct ev batch[BATCH_MAX];
+    unsigned nbatch;
+    bool batch_overflow;
+    struct aero_input_stats stats;
+    struct aero_chain chain;
+};
+
+static void set_bit(uint8_t *bm, unsigned bit) { bm[bit / 8] |= (uint8_t)(1u << (bit % 8)); }
+static bool test_bit(const uint8_t *bm, unsigned bit)
+{
+    return bit < 1024 && (bm[bit / 8] >> (bit % 8)) & 1;
+}
+
+static const char *const names[] = {"Aero Virtio Keyboard", "Aero Virtio Mouse",
+                                    "Aero Virtio Tablet"};
+
+static void setup_bits(struct aero_input *in)
+{
+    set_bit(in->bits_syn, AERO_EV_SYN);
+    switch (in->p.kind) {
+    case AERO_INPUT_KEYBOARD:
+        set_bit(in->bits_syn, AERO_EV_KEY);
+        set_bit(in->bits_syn, AERO_EV_LED);
+        /* Every keyboard key code (1..255): covers the contract minimum and what QEMU's
+         * qcode -> Linux map produces. */
+        for (unsigned k = 1; k < 256; k++)
+            set_bit(in->bits_key, k);
+        for (unsigned l = AERO_LED_NUML; l <= AERO_LED_KANA; l++)
+            set_bit(in->bits_led, l);
+        break;
+    case AERO_INPUT_MOUSE:
+        set_bit(in->bits_syn, AERO_EV_KEY);
+        set_bit(in->bits_syn, AERO_EV_REL);
+        for (unsigned b = AERO_BTN_LEFT; b <= AERO_BTN_TASK; b++)
+            set_bit(in->bits_key, b);
+        set_bit(in->bits_rel, AERO_REL_X);
+        set_bit(in->bits_rel, AERO_REL_Y);
+        set_bit(in->bits_rel, AERO_REL_WHEEL);
+        set_bit(in->bits_rel, AERO_REL_HWHEEL);
+        break;
+    case AERO_INPUT_TABLET:
+        set_bit(in->bits_syn, AERO_EV_KEY);
+        set_bit(in->bits_syn, AERO_EV_ABS);
+        for (unsigned b = AERO_BTN_LEFT; b <= AERO_BTN_TASK; b++)
+            set_bit(in->bits_key, b);
+        set_bit(in->bits_abs, AERO_ABS_X);
+        set_bit(in->bits_abs, AERO_ABS_Y);
+        break;
+    }
+}
+
+static const uint8_t *bits_for(const struct aero_input *in, uint16_t type)
+{
+    switch (type) {
+    case AERO_EV_SYN:
+        return in->bits_syn;
+    case AERO_EV_KEY:
+        return in->bits_key;
+    case AERO_EV_REL:
+        return in->bits_rel;
+    case AERO_EV_ABS:
+        return in->bits_abs;
+    case AERO_EV_LED:
+        return in->bits_led;
+    default:
+        return NULL;
+    }
+}
+
+bool aero_input_has_code(const struct aero_input *in, uint16_t type, uint16_t code)
+{
+    if (type == AERO_EV_SYN)
+        return code == AERO_SYN_REPORT;
+    const uint8_t *bm = bits_for(in, type);
+    return bm && test_bit(in->bits_syn, type) && test_bit(bm, code);
+}
+
+/* Size of a bitmap = bytes up to its last non-zero byte (virtio 1.2 §5.8.4). */
+static uint8_t bitmap_size(const uint8_t *bm)
+{
+    unsigned n = 128;
+    while (n && !bm[n - 1])
+        n--;
+    return (uint8_t)n;
+}
+
+/* Render the selected config payload into cfg[8..] and return its size. */
+static uint8_t render(const struct aero_input *in, uint8_t *payload)
+{
+    memset(payload, 0, 128);
+    switch (in->select) {
+    case VIRTIO_INPUT_CFG_ID_NAME: {
+        if (in->subsel)
+            return 0;
+        const char *n = names[in->p.kind];
+        size_t len = strlen(n);
+        memcpy(payload, n, len);
+        return (uint8_t)len;
+    }
+    case VIRTIO_INPUT_CFG_ID_DEVIDS:
+        if (in->subsel)
+            return 0;
+        aero_put_le16(payload + 0, 0x0006);                /* bustype BUS_VIRTUAL */
+        aero_put_le16(payload + 2, 0x1af4);                /* vendor */
+        aero_put_le16(payload + 4, (uint16_t)(in->p.kind + 1)); /* product 1/2/3 */
+        aero_put_le16(payload + 6, 1);                     /* version */
+        return 8;
+    case VIRTIO_INPUT_CFG_EV_BITS: {
+        /* subsel 0 (EV_SYN) gives the event-type bitmap, like evdev's EVIOCGBIT(0). */
+        const uint8_t *bm = bits_for(in, in->subsel);
+        if (!bm || (in->subsel && !test_bit(in->bits_syn, in->subsel)))
+            return 0;
+        memcpy(payload, bm, 128);
+        return bitmap_size(bm);
+    }
+    case VIRTIO_INPUT_CFG_ABS_INFO:
+        if (in->p.kind != AERO_INPUT_TABLET || !test_bit(in->bits_abs, in->subsel))
+            return 0;
+        aero_put_le32(payload + 0, 0);                  /* min */
+        aero_put_le32(payload + 4, AERO_INPUT_ABS_MAX); /* max */
+        return 20;                                      /* + fuzz, flat, res = 0 */
+    default:
+        return 0; /* ID_SERIAL, PROP_BITS and everything else: size 0 */
+    }
+}
+
+static void input_config_read(void *opaque, uint32_t off, uint8_t *buf, unsigned len)
+{
+    struct aero_input *in = opaque;
+    uint8_t cfg[INPUT_CONFIG_LEN] = {0};
+    cfg[0] = in->select;
+    cfg[1] = in->subsel;
+    cfg[2] = render(in, cfg + 8);
+    if (off < INPUT_CONFIG_LEN)
+        memcpy(buf, &cfg[off], off + len <= INPUT_CONFIG_LEN ? len : INPUT_CONFIG_LEN - off);
+}
+
+static void input_config_write(void *opaque, uint32_t off, const uint8_t *buf, unsigned len)
+{
+    struct aero_input *in = opaque;
+    for (unsigned i = 0; i < len; i++) {
+        if (off + i == 0)
+            in->select = buf[i];
+        else if (off + i == 1)
+            in->subsel = buf[i];
+        /* size and payload are read-only */
+    }
+}
+
+/* Deliver backlog events into posted eventq buffers; one interrupt decision at the end. */
+static void deliver(struct aero_input *in)
+{
+    struct aero_vq *vq = aero_vdev_queue(in->vdev, 0);
+    if (!aero_vq_ready(vq))
+        return;
+    while (in->count) {
+        enum aero_vq_pop_result r = aero_vq_pop(vq, &in->chain);
+        if (r == AERO_VQ_EMPTY && aero_vq_rearm(vq))
+            continue;
+        if (r != AERO_VQ_POPPED)
+            break;
+        if (in->chain.writable_bytes < EVENT_SIZE) {
+            /* Unusable buffer: return it empty rather than wedge the queue. */
+            aero_vq_count_error(vq);
+            aero_vq_push(vq, in->chain.head, 0);
+            continue;
+        }
+        const struct ev *e = &in->backlog[in->head];
+        uint8_t b[EVENT_SIZE];
+        aero_put_le16(b, e->type);
+        aero_put_le16(b + 2, e->code);
+        aero_put_le32(b + 4, (uint32_t)e->value);
+        if (aero_chain_to_guest(vq, &in->chain, 0, b, EVENT_SIZE) != EVENT_SIZE)
+            return;
+        aero_vq_push(vq, in->chain.head, EVENT_SIZE);
+        in->head = (in->head + 1) % AERO_INPUT_BACKLOG;
+        in->count--;
+        in->stats.events_delivered++;
+    }
+    aero_vq_flush(vq);
+}
+
+/* statusq: the driver reports LED state as EV_LED events; consume and complete everything. */
+static void process_status(struct aero_input *in)
+{
+    struct aero_vq *vq = aero_vdev_queue(in->vdev, 1);
+    uint32_t old = in->leds;
+    do {
+        while (aero_vq_pop(vq, &in->chain) == AERO_VQ_POPPED) {
+            uint8_t b[EVENT_SIZE];
+            if (in->chain.readable_bytes >= EVENT_SIZE &&
+                aero_chain_from_guest(vq, &in->chain, 0, b, EVENT_SIZE) == EVENT_SIZE) {
+                uint16_t type = aero_le16(b), code = aero_le16(b + 2);
+                uint32_t value = aero_le32(b + 4);
+                if (type == AERO_EV_LED && code <= AERO_LED_KANA) {
+                    if (value)
+                        in->leds |= 1u << code;
+                    else
+                        in->leds &= ~(1u << code);
+                }
+                in->stats.status_events++;
+            }
+            if (aero_vdev_broken(in->vdev))
+                return;
+            aero_vq_push(vq, in->chain.head, 0);
+        }
+    } while (aero_vq_rearm(vq));
+    aero_vq_flush(vq);
+    if (in->leds != old && in->backend && in->backend->leds_changed)
+        in->backend->leds_changed(in->backend_opaque, in->leds);
+}
+
+static void input_queue_notify(void *opaque, uint16_t q)
+{
+    struct aero_input *in = opaque;
+    if (q == 0)
+        deliver(in);
+    else
+        process_status(in);
+}
+
+static void input_reset(void *opaque)
+{
+    struct aero_input *in = opaque;
+    in->select = in->subsel = 0;
+    in->head = in->count = 0;
+    in->nbatch = 0;
+    in->batch_overflow = false;
+    in->leds = 0;
+}
+
+static const struct aero_device_ops input_dev_ops = {
+    .config_read = input_config_read,
+    .config_write = input_config_write,
+    .queue_notify = input_queue_notify,
+    .reset = input_reset,
+};
+
+bool aero_input_event(struct aero_input *in, uint16_t type, uint16_t code, int32_t value)
+{
+    if (type == AERO_EV_SYN || !aero_input_has_code(in, type, code))
+        return false;
+    if (in->nbatch >= BATCH_MAX - 1) { /* leave room for SYN_REPORT */
+        in->batch_overflow = true;
+        return false;
+    }
+    in->batch[in->nbatch++] = (struct ev){type, code, value};
+    return true;
+}
+
+void aero_input_sync(struct aero_input *in)
+{
+    if (in->nbatch == 0 && !in->batch_overflow)
+        return;
+    in->batch[in->nbatch++] = (struct ev){AERO_EV_SYN, AERO_SYN_REPORT, 0};
+    if (in->batch_overflow || in->count + in->nbatch > AERO_INPUT_BACKLOG) {
+        in->stats.events_dropped += in->nbatch;
+    } else {
+        for (unsigned i = 0; i < in->nbatch; i++)
+            in->backlog[(in->head + in->count + i) % AERO_INPUT_BACKLOG] = in->batch[i];
+        in->count += in->nbatch;
+        in->stats.batches++;
+    }
+    in->nbatch = 0;
+    in->batch_overflow = false;
+    deliver(in);
+}
+
+uint32_t aero_input_leds(const struct aero_input *in) { return in->leds; }
+void aero_input_get_stats(const struct aero_input *in, struct aero_input_stats *out)
+{
+    *out = in->stats;
+}
+
+struct aero_input *aero_input_new(const struct aero_input_params *p,
+                                  const struct aero_host_ops *host, void *host_opaque,
+                                  const struct aero_input_backend_ops *backend,
+                                  void *backend_opaque)
+{
+    if (!p || p->kind > AERO_INPUT_TABLET)
+        return NULL;
+    if (p->msix_vectors != 0 && p->msix_vectors != 3)
+        return NULL;
+    struct aero_input *in = calloc(1, sizeof(*in));
+    if (!in)
+        return NULL;
+    in->p = *p;
+    in->backend = backend;
+    in->backend_opaque = backend_opaque;
+    setup_bits(in);
+    struct aero_vdev_params vp = {
+        .id = {.vendor_id = AERO_PCI_VENDOR,
+               .device_id = 0x1040 + VIRTIO_ID_INPUT,
+               .subsystem_vendor_id = AERO_PCI_VENDOR,
+               .subsystem_id = (uint16_t)(0x0010 + p->kind),
+               .revision = AERO_PCI_REVISION,
+               .class_code = 0x098000,
+               /* CONTRACT §3.3: function 0 (keyboard) carries the multi-function bit. */
+               .header_type = p->kind == AERO_INPUT_KEYBOARD ? 0x80 : 0x00,
+               .interrupt_pin = 1},
+        .num_queues = 2,
+        .queue_max_size = {AERO_INPUT_QUEUE_SIZE, AERO_INPUT_QUEUE_SIZE},
+        .device_features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC),
+        .msix_vectors = p->msix_vectors,
+        .device_config_len = INPUT_CONFIG_LEN,
+    };
+    if (p->event_idx)
+        vp.device_features |= 1ull << VIRTIO_F_RING_EVENT_IDX;
+    in->vdev = aero_vdev_new(&vp, host, host_opaque, &input_dev_ops, in);
+    if (!in->vdev) {
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
+void aero_input_free(struct aero_input *in)
+{
+    if (!in)
+        return;
+    aero_vdev_free(in->vdev);
+    free(in);
+}
+
+struct aero_vdev *aero_input_vdev(struct aero_input *in) { return in->vdev; }

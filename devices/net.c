@@ -1,0 +1,210 @@
+/* aero-virtio-net (CONTRACT §3.2): TX chains are drained per notification and completed in one
+ * batch; RX places one frame per chain, never consuming a chain it cannot fill, and reports "no
+ * buffer" so the host keeps the frame (no loss inside the device).
+ */
+#include "aero_net.h"
+#include "aero_le.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NET_CONFIG_LEN 10u
+#define NET_HDR_MAX 12u
+
+struct aero_net {
+    struct aero_vdev *vdev;
+    struct aero_net_params p;
+    const struct aero_net_backend_ops *backend;
+    void *backend_opaque;
+    bool rx_waiting; /* a receive was refused for lack of buffers */
+    struct aero_net_stats stats;
+    struct aero_chain chain;
+    uint8_t frame[NET_HDR_MAX + AERO_NET_MAX_FRAME];
+};
+
+static void net_config_read(void *opaque, uint32_t off, uint8_t *buf, unsigned len)
+{
+    struct aero_net *net = opaque;
+    uint8_t cfg[NET_CONFIG_LEN];
+    memcpy(cfg, net->p.mac, 6);
+    aero_put_le16(&cfg[6], net->p.link_up ? VIRTIO_NET_S_LINK_UP : 0);
+    aero_put_le16(&cfg[8], 1); /* max_virtqueue_pairs */
+    if (off < NET_CONFIG_LEN)
+        memcpy(buf, &cfg[off], off + len <= NET_CONFIG_LEN ? len : NET_CONFIG_LEN - off);
+}
+
+/* TX: header (ignored) + frame in device-readable buffers. Bad chains are dropped but still
+ * completed with used.len = 0 so the ring never wedges (CONTRACT §3.2). */
+static void tx_one(struct aero_net *net, struct aero_vq *vq, const struct aero_chain *c)
+{
+    unsigned hl = net->p.header_len;
+    uint64_t frame_len = c->readable_bytes >= hl ? c->readable_bytes - hl : 0;
+    if (c->writable_bytes || c->readable_bytes < hl || frame_len < AERO_NET_MIN_FRAME ||
+        frame_len > AERO_NET_MAX_FRAME) {
+        net->stats.tx_dropped++;
+        aero_vq_count_error(vq);
+        aero_vq_push(vq, c->head, 0);
+        return;
+    }
+    if (aero_chain_from_guest(vq, c, hl, net->frame, frame_len) != (int64_t)frame_len)
+        return; /* device failed already */
+    net->backend->transmit(net->backend_opaque, net->frame, frame_len);
+    net->stats.tx_frames++;
+    net->stats.tx_bytes += frame_len;
+    aero_vq_push(vq, c->head, 0);
+}
+
+static void process_tx(struct aero_net *net)
+{
+    struct aero_vq *vq = aero_vdev_queue(net->vdev, AERO_NET_TXQ);
+    if (!aero_vq_ready(vq))
+        return;
+    do {
+        while (aero_vq_pop(vq, &net->chain) == AERO_VQ_POPPED)
+            tx_one(net, vq, &net->chain);
+    } while (aero_vq_rearm(vq));
+    aero_vq_flush(vq);
+}
+
+static void net_queue_notify(void *opaque, uint16_t q)
+{
+    struct aero_net *net = opaque;
+    if (q == AERO_NET_TXQ) {
+        process_tx(net);
+        return;
+    }
+    /* rxq: new buffers; let the host deliver what it kept back. */
+    if (net->rx_waiting) {
+        net->rx_waiting = false;
+        if (net->backend->rx_ready)
+            net->backend->rx_ready(net->backend_opaque);
+    }
+}
+
+static void net_reset(void *opaque)
+{
+    struct aero_net *net = opaque;
+    net->rx_waiting = false;
+}
+
+static const struct aero_device_ops net_dev_ops = {
+    .config_read = net_config_read,
+    .queue_notify = net_queue_notify,
+    .reset = net_reset,
+};
+
+bool aero_net_can_receive(struct aero_net *net)
+{
+    struct aero_vq *vq = aero_vdev_queue(net->vdev, AERO_NET_RXQ);
+    if (!aero_vq_ready(vq)) {
+        net->rx_waiting = true;
+        return false;
+    }
+    if (aero_vq_has_avail(vq) || aero_vq_rearm(vq))
+        return true;
+    net->rx_waiting = true;
+    return false;
+}
+
+ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len)
+{
+    struct aero_vq *vq = aero_vdev_queue(net->vdev, AERO_NET_RXQ);
+    unsigned hl = net->p.header_len;
+    if (len < AERO_NET_MIN_FRAME || len > AERO_NET_MAX_FRAME) {
+        net->stats.rx_dropped++; /* dropped without consuming a chain */
+        return (ssize_t)len;
+    }
+    if (!aero_net_can_receive(net)) {
+        net->stats.rx_no_buffer++;
+        return 0;
+    }
+    enum aero_vq_pop_result r = aero_vq_pop(vq, &net->chain);
+    if (r == AERO_VQ_BROKEN)
+        return (ssize_t)len;
+    if (r == AERO_VQ_EMPTY) {
+        net->rx_waiting = true;
+        net->stats.rx_no_buffer++;
+        return 0;
+    }
+    if (net->chain.writable_bytes < hl + len) {
+        aero_vq_unpop(vq); /* CONTRACT §3.2: drop the frame, keep the chain */
+        net->stats.rx_dropped++;
+        return (ssize_t)len;
+    }
+    uint8_t *buf = net->frame;
+    memset(buf, 0, hl);
+    if (hl == 12)
+        aero_put_le16(buf + 10, 1); /* num_buffers */
+    memcpy(buf + hl, frame, len);
+    if (aero_chain_to_guest(vq, &net->chain, 0, buf, hl + len) != (int64_t)(hl + len))
+        return (ssize_t)len;
+    aero_vq_push(vq, net->chain.head, (uint32_t)(hl + len));
+    aero_vq_flush(vq);
+    net->stats.rx_frames++;
+    net->stats.rx_bytes += len;
+    return (ssize_t)len;
+}
+
+void aero_net_set_link(struct aero_net *net, bool up)
+{
+    if (net->p.link_up == up)
+        return;
+    net->p.link_up = up;
+    aero_vdev_config_changed(net->vdev);
+}
+
+void aero_net_get_stats(const struct aero_net *net, struct aero_net_stats *out)
+{
+    *out = net->stats;
+}
+
+struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero_host_ops *host,
+                              void *host_opaque, const struct aero_net_backend_ops *backend,
+                              void *backend_opaque)
+{
+    if (!p || !backend || !backend->transmit)
+        return NULL;
+    if (p->header_len != 10 && p->header_len != 12)
+        return NULL;
+    if (p->msix_vectors != 0 && p->msix_vectors != 3)
+        return NULL;
+    struct aero_net *net = calloc(1, sizeof(*net));
+    if (!net)
+        return NULL;
+    net->p = *p;
+    net->backend = backend;
+    net->backend_opaque = backend_opaque;
+    struct aero_vdev_params vp = {
+        .id = {.vendor_id = AERO_PCI_VENDOR,
+               .device_id = 0x1040 + VIRTIO_ID_NET,
+               .subsystem_vendor_id = AERO_PCI_VENDOR,
+               .subsystem_id = 0x0001,
+               .revision = AERO_PCI_REVISION,
+               .class_code = 0x020000,
+               .interrupt_pin = 1},
+        .num_queues = 2,
+        .queue_max_size = {AERO_NET_QUEUE_SIZE, AERO_NET_QUEUE_SIZE},
+        .device_features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |
+                           (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS),
+        .msix_vectors = p->msix_vectors,
+        .device_config_len = NET_CONFIG_LEN,
+    };
+    if (p->event_idx)
+        vp.device_features |= 1ull << VIRTIO_F_RING_EVENT_IDX;
+    net->vdev = aero_vdev_new(&vp, host, host_opaque, &net_dev_ops, net);
+    if (!net->vdev) {
+        free(net);
+        return NULL;
+    }
+    return net;
+}
+
+void aero_net_free(struct aero_net *net)
+{
+    if (!net)
+        return;
+    aero_vdev_free(net->vdev);
+    free(net);
+}
+
+struct aero_vdev *aero_net_vdev(struct aero_net *net) { return net->vdev; }

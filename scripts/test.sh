@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"): installs what a fresh Debian 12 needs,
+# builds the library, runs the unit and media tests, builds the patched QEMU and the Linux test
+# guest, and runs every guest test under TCG.
+#   scripts/test.sh [--unit-only] [--quiet]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unit_only=0
+for a in "$@"; do
+  case "$a" in
+    --unit-only) unit_only=1 ;;
+    --quiet) export AERO_QUIET=1 ;;
+    *) echo "test.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+[ "${CI:-}" = true ] && export AERO_QUIET=1
+
+say() { echo "== $*" >&2; }
+
+say "dependencies"
+scripts/install-deps.sh
+
+say "library, unit and media tests"
+if [ -f build/build.ninja ]; then
+  meson setup --reconfigure build >/dev/null
+else
+  meson setup build >/dev/null
+fi
+meson compile -C build
+meson test -C build --print-errorlogs
+
+# Sanitizer build of the unit tests: guest-controlled inputs must never touch memory badly.
+if [ -f build-asan/build.ninja ]; then
+  meson setup --reconfigure build-asan >/dev/null
+else
+  meson setup build-asan -Db_sanitize=address,undefined -Dmedia=false >/dev/null
+fi
+meson compile -C build-asan
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 meson test -C build-asan --suite unit --print-errorlogs
+
+[ $unit_only = 1 ] && exit 0
+
+say "patched QEMU"
+scripts/build-qemu.sh
+say "Linux test guest"
+scripts/build-guest.sh
+
+say "guest tests"
+failed=0
+for t in tests/guest/test-*.sh; do
+  say "$t"
+  if ! bash "$t"; then
+    echo "FAILED: $t" >&2
+    failed=1
+  fi
+done
+exit $failed

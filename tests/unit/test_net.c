@@ -1,0 +1,358 @@
+/* CONTRACT §3.2 network device rules, one test per rule, plus hostile chains on both queues. */
+#include "aero_net.h"
+#include "driver.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct fake_guest g;
+static struct aero_net *net;
+static struct drv d;
+
+struct sent {
+    unsigned n;
+    size_t len[64];
+    uint8_t data[64][1600];
+    unsigned rx_ready;
+};
+static struct sent tx;
+
+static void be_transmit(void *opaque, const uint8_t *frame, size_t len)
+{
+    if (tx.n < 64) {
+        tx.len[tx.n] = len;
+        memcpy(tx.data[tx.n], frame, len);
+    }
+    tx.n++;
+}
+static void be_rx_ready(void *opaque) { tx.rx_ready++; }
+static const struct aero_net_backend_ops be = {.transmit = be_transmit, .rx_ready = be_rx_ready};
+
+static void make(unsigned hl, bool event_idx)
+{
+    fg_init(&g);
+    memset(&tx, 0, sizeof(tx));
+    struct aero_net_params p = {.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, .event_idx = event_idx,
+                                .header_len = hl, .link_up = true};
+    net = aero_net_new(&p, &fake_host_ops, &g, &be, NULL);
+    ck_assert_ptr_nonnull(net);
+    drv_bring_up(&d, aero_net_vdev(net), &g, ~0ull);
+}
+static void setup10(void) { make(10, true); }
+static void setup12(void) { make(12, false); }
+static void teardown(void)
+{
+    aero_net_free(net);
+    fg_free(&g);
+}
+
+static void frame_fill(uint8_t *f, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        f[i] = (uint8_t)(seed + i * 13);
+}
+
+/* TX chain: header + frame, split into nseg readable pieces. */
+static uint16_t tx_chain(unsigned hl, size_t frame_len, unsigned seed, bool add_write)
+{
+    uint64_t hdr = fg_alloc(&g, hl, 2), data = fg_alloc(&g, frame_len + 1, 2);
+    memset(fg_ptr(&g, hdr), 0xee, hl); /* garbage header must be ignored */
+    frame_fill(fg_ptr(&g, data), frame_len, seed);
+    struct drv_buf b[4];
+    unsigned n = 0;
+    b[n++] = (struct drv_buf){hdr, hl, false};
+    if (frame_len > 20) {
+        b[n++] = (struct drv_buf){data, 20, false};
+        b[n++] = (struct drv_buf){data + 20, (uint32_t)frame_len - 20, false};
+    } else if (frame_len) {
+        b[n++] = (struct drv_buf){data, (uint32_t)frame_len, false};
+    }
+    if (add_write)
+        b[n++] = (struct drv_buf){fg_alloc(&g, 4, 4), 4, true};
+    uint16_t h = drv_add_chain(&d, AERO_NET_TXQ, b, n);
+    drv_publish(&d, AERO_NET_TXQ, h);
+    return h;
+}
+
+static uint64_t rx_post(uint32_t len)
+{
+    uint64_t buf = fg_alloc(&g, len, 8);
+    memset(fg_ptr(&g, buf), 0xaa, len);
+    struct drv_buf b = {buf, len, true};
+    drv_publish(&d, AERO_NET_RXQ, drv_add_chain(&d, AERO_NET_RXQ, &b, 1));
+    drv_kick(&d, AERO_NET_RXQ);
+    return buf;
+}
+
+START_TEST(test_net_features_offered_exactly)
+{
+    uint64_t f = drv_device_features(&d);
+    uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |
+                    (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS) |
+                    (1ull << VIRTIO_F_RING_EVENT_IDX);
+    ck_assert_uint_eq(f, want);
+    ck_assert(!(f & (1ull << VIRTIO_NET_F_MRG_RXBUF)));
+    ck_assert(!(f & (1ull << VIRTIO_NET_F_CTRL_VQ)));
+    ck_assert(!(f & 1)); /* CSUM */
+}
+END_TEST
+
+START_TEST(test_net_config_layout)
+{
+    ck_assert_uint_eq(drv_read(&d, 0x3000, 4), 0x12005452);
+    ck_assert_uint_eq(drv_read(&d, 0x3004, 2), 0x5634);
+    ck_assert_uint_eq(drv_read(&d, 0x3006, 2), VIRTIO_NET_S_LINK_UP);
+    ck_assert_uint_eq(drv_read(&d, 0x3008, 2), 1);
+    ck_assert_uint_eq(drv_read(&d, 0x300a, 2), 0);
+    ck_assert_uint_eq(drv_read(&d, 0x12, 2), 2);
+    drv_write(&d, 0x16, 0, 2);
+    ck_assert_uint_eq(drv_read(&d, 0x18, 2), 256);
+    drv_write(&d, 0x16, 1, 2);
+    ck_assert_uint_eq(drv_read(&d, 0x18, 2), 256);
+}
+END_TEST
+
+START_TEST(test_net_tx_header_ignored_frame_sent)
+{
+    tx_chain(10, 60, 1, false);
+    tx_chain(10, 1514, 2, false);
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert_uint_eq(tx.n, 2);
+    ck_assert_uint_eq(tx.len[0], 60);
+    ck_assert_uint_eq(tx.len[1], 1514);
+    uint8_t want[1514];
+    frame_fill(want, 1514, 2);
+    ck_assert_mem_eq(tx.data[1], want, 1514);
+    uint32_t len;
+    ck_assert(drv_get_used(&d, AERO_NET_TXQ, NULL, &len));
+    ck_assert_uint_eq(len, 0);
+    struct aero_net_stats st;
+    aero_net_get_stats(net, &st);
+    ck_assert_uint_eq(st.tx_frames, 2);
+    ck_assert_uint_eq(st.tx_bytes, 1574);
+}
+END_TEST
+
+START_TEST(test_net_tx_frame_size_limits)
+{
+    tx_chain(10, 13, 1, false);   /* too short: dropped, completed */
+    tx_chain(10, 14, 1, false);   /* minimum */
+    tx_chain(10, 1522, 1, false); /* VLAN maximum */
+    tx_chain(10, 1523, 1, false); /* too long */
+    tx_chain(10, 0, 1, false);    /* header only */
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert_uint_eq(tx.n, 2);
+    ck_assert_uint_eq(tx.len[0], 14);
+    ck_assert_uint_eq(tx.len[1], 1522);
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_TXQ), 5); /* every chain completed */
+    struct aero_net_stats st;
+    aero_net_get_stats(net, &st);
+    ck_assert_uint_eq(st.tx_dropped, 3);
+}
+END_TEST
+
+START_TEST(test_net_tx_chain_with_write_descriptor_dropped_but_completed)
+{
+    tx_chain(10, 100, 1, true);
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert_uint_eq(tx.n, 0);
+    uint32_t len;
+    ck_assert(drv_get_used(&d, AERO_NET_TXQ, NULL, &len));
+    ck_assert_uint_eq(len, 0);
+    ck_assert(!drv_needs_reset(&d));
+}
+END_TEST
+
+START_TEST(test_net_tx_indirect)
+{
+    uint64_t hdr = fg_alloc(&g, 10, 2), data = fg_alloc(&g, 64, 2);
+    frame_fill(fg_ptr(&g, data), 64, 5);
+    struct drv_buf b[2] = {{hdr, 10, false}, {data, 64, false}};
+    drv_publish(&d, AERO_NET_TXQ, drv_add_indirect(&d, AERO_NET_TXQ, b, 2));
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert_uint_eq(tx.n, 1);
+    ck_assert_mem_eq(tx.data[0], fg_ptr(&g, data), 64);
+}
+END_TEST
+
+START_TEST(test_net_rx_zero_header_and_frame)
+{
+    uint64_t buf = rx_post(2048);
+    uint8_t f[100];
+    frame_fill(f, 100, 9);
+    ck_assert_int_eq(aero_net_receive(net, f, 100), 100);
+    uint32_t len;
+    ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
+    ck_assert_uint_eq(len, 110);
+    uint8_t zero[10] = {0};
+    ck_assert_mem_eq(fg_ptr(&g, buf), zero, 10);
+    ck_assert_mem_eq((uint8_t *)fg_ptr(&g, buf) + 10, f, 100);
+    ck_assert_uint_eq(*((uint8_t *)fg_ptr(&g, buf) + 110), 0xaa); /* nothing past the frame */
+}
+END_TEST
+
+START_TEST(test_net_rx_12_byte_header_num_buffers_1)
+{
+    uint64_t buf = rx_post(2048);
+    uint8_t f[60] = {1, 2, 3};
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    uint32_t len;
+    ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
+    ck_assert_uint_eq(len, 72);
+    ck_assert_uint_eq(aero_le16(fg_ptr(&g, buf + 10)), 1);
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, buf + 12), 1);
+}
+END_TEST
+
+START_TEST(test_net_rx_bad_size_dropped_without_consuming_chain)
+{
+    rx_post(2048);
+    uint8_t f[1600] = {0};
+    ck_assert_int_eq(aero_net_receive(net, f, 13), 13);
+    ck_assert_int_eq(aero_net_receive(net, f, 1523), 1523);
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 1522), 1522);
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 1);
+}
+END_TEST
+
+START_TEST(test_net_rx_chain_too_small_drops_frame_keeps_chain)
+{
+    rx_post(64);
+    uint8_t f[200] = {0};
+    ck_assert_int_eq(aero_net_receive(net, f, 200), 200); /* dropped */
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 54), 54); /* fits exactly: 10 + 54 */
+    uint32_t len;
+    ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
+    ck_assert_uint_eq(len, 64);
+    struct aero_net_stats st;
+    aero_net_get_stats(net, &st);
+    ck_assert_uint_eq(st.rx_dropped, 1);
+    ck_assert_uint_eq(st.rx_frames, 1);
+}
+END_TEST
+
+START_TEST(test_net_rx_no_buffer_backpressure_then_resume)
+{
+    uint8_t f[60] = {0};
+    ck_assert(!aero_net_can_receive(net));
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_uint_eq(tx.rx_ready, 0);
+    rx_post(2048); /* the kick on rxq tells the host to flush what it held */
+    ck_assert_uint_eq(tx.rx_ready, 1);
+    ck_assert(aero_net_can_receive(net));
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+}
+END_TEST
+
+START_TEST(test_net_rx_before_driver_ok_is_refused)
+{
+    drv_write(&d, 0x14, 0, 1);
+    uint8_t f[60] = {0};
+    ck_assert(!aero_net_can_receive(net));
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+}
+END_TEST
+
+START_TEST(test_net_rx_event_idx_rearms_for_kick)
+{
+    uint8_t f[60] = {0};
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    /* The device asked for a kick at the next avail index. */
+    ck_assert_uint_eq(drv_avail_event(&d, AERO_NET_RXQ), 0);
+    rx_post(128);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_uint_eq(drv_avail_event(&d, AERO_NET_RXQ), 1);
+}
+END_TEST
+
+START_TEST(test_net_link_status_change_interrupts)
+{
+    unsigned before = g.intx_asserts;
+    uint8_t gen = (uint8_t)drv_read(&d, 0x15, 1);
+    aero_net_set_link(net, false);
+    ck_assert_uint_eq(drv_read(&d, 0x3006, 2), 0);
+    ck_assert_uint_eq(g.intx_asserts, before + 1);
+    ck_assert_uint_eq(drv_isr(&d), VIRTIO_ISR_CONFIG);
+    ck_assert_uint_ne(drv_read(&d, 0x15, 1), gen);
+    aero_net_set_link(net, false); /* no change, no interrupt */
+    ck_assert_int_eq(g.intx, 0);
+    aero_net_set_link(net, true);
+    ck_assert_uint_eq(drv_read(&d, 0x3006, 2), VIRTIO_NET_S_LINK_UP);
+}
+END_TEST
+
+START_TEST(test_net_hostile_tx_loop_is_needs_reset)
+{
+    drv_set_desc(&d, AERO_NET_TXQ, 0, g.base, 64, VIRTQ_DESC_F_NEXT, 0);
+    drv_publish(&d, AERO_NET_TXQ, 0);
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(tx.n, 0);
+}
+END_TEST
+
+START_TEST(test_net_hostile_rx_buffer_outside_memory_is_needs_reset)
+{
+    struct drv_buf b = {0x1000, 2048, true};
+    drv_publish(&d, AERO_NET_RXQ, drv_add_chain(&d, AERO_NET_RXQ, &b, 1));
+    drv_kick(&d, AERO_NET_RXQ);
+    uint8_t f[60] = {0};
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 0); /* broken: nothing more accepted */
+}
+END_TEST
+
+START_TEST(test_net_hostile_rx_avail_jump_is_needs_reset)
+{
+    drv_set_avail_idx(&d, AERO_NET_RXQ, 300);
+    drv_kick(&d, AERO_NET_RXQ);
+    uint8_t f[60] = {0};
+    aero_net_receive(net, f, 60);
+    ck_assert(drv_needs_reset(&d));
+}
+END_TEST
+
+static Suite *net_suite(void)
+{
+    Suite *s = suite_create("net");
+    TCase *tc = tcase_create("hdr10_event_idx");
+    tcase_add_checked_fixture(tc, setup10, teardown);
+    tcase_add_test(tc, test_net_features_offered_exactly);
+    tcase_add_test(tc, test_net_config_layout);
+    tcase_add_test(tc, test_net_tx_header_ignored_frame_sent);
+    tcase_add_test(tc, test_net_tx_frame_size_limits);
+    tcase_add_test(tc, test_net_tx_chain_with_write_descriptor_dropped_but_completed);
+    tcase_add_test(tc, test_net_tx_indirect);
+    tcase_add_test(tc, test_net_rx_zero_header_and_frame);
+    tcase_add_test(tc, test_net_rx_bad_size_dropped_without_consuming_chain);
+    tcase_add_test(tc, test_net_rx_chain_too_small_drops_frame_keeps_chain);
+    tcase_add_test(tc, test_net_rx_no_buffer_backpressure_then_resume);
+    tcase_add_test(tc, test_net_rx_before_driver_ok_is_refused);
+    tcase_add_test(tc, test_net_rx_event_idx_rearms_for_kick);
+    tcase_add_test(tc, test_net_link_status_change_interrupts);
+    tcase_add_test(tc, test_net_hostile_tx_loop_is_needs_reset);
+    tcase_add_test(tc, test_net_hostile_rx_buffer_outside_memory_is_needs_reset);
+    tcase_add_test(tc, test_net_hostile_rx_avail_jump_is_needs_reset);
+    suite_add_tcase(s, tc);
+    TCase *t12 = tcase_create("hdr12");
+    tcase_add_checked_fixture(t12, setup12, teardown);
+    tcase_add_test(t12, test_net_rx_12_byte_header_num_buffers_1);
+    suite_add_tcase(s, t12);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(net_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
