@@ -18,8 +18,10 @@ struct aero_net {
     void *backend_opaque;
     bool rx_waiting; /* a receive was refused for lack of buffers */
     struct aero_net_stats stats;
-    struct aero_chain chain;
-    uint8_t frame[NET_HDR_MAX + AERO_NET_MAX_FRAME];
+    /* Separate TX and RX state: a backend may deliver a reply frame from inside transmit(). */
+    struct aero_chain tx_chain, rx_chain;
+    uint8_t tx_frame[AERO_NET_MAX_FRAME];
+    uint8_t rx_frame[NET_HDR_MAX + AERO_NET_MAX_FRAME];
 };
 
 static void net_config_read(void *opaque, uint32_t off, uint8_t *buf, unsigned len)
@@ -46,9 +48,9 @@ static void tx_one(struct aero_net *net, struct aero_vq *vq, const struct aero_c
         aero_vq_push(vq, c->head, 0);
         return;
     }
-    if (aero_chain_from_guest(vq, c, hl, net->frame, frame_len) != (int64_t)frame_len)
+    if (aero_chain_from_guest(vq, c, hl, net->tx_frame, frame_len) != (int64_t)frame_len)
         return; /* device failed already */
-    net->backend->transmit(net->backend_opaque, net->frame, frame_len);
+    net->backend->transmit(net->backend_opaque, net->tx_frame, frame_len);
     net->stats.tx_frames++;
     net->stats.tx_bytes += frame_len;
     aero_vq_push(vq, c->head, 0);
@@ -60,8 +62,8 @@ static void process_tx(struct aero_net *net)
     if (!aero_vq_ready(vq))
         return;
     do {
-        while (aero_vq_pop(vq, &net->chain) == AERO_VQ_POPPED)
-            tx_one(net, vq, &net->chain);
+        while (aero_vq_pop(vq, &net->tx_chain) == AERO_VQ_POPPED)
+            tx_one(net, vq, &net->tx_chain);
     } while (aero_vq_rearm(vq));
     aero_vq_flush(vq);
 }
@@ -118,7 +120,8 @@ ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len)
         net->stats.rx_no_buffer++;
         return 0;
     }
-    enum aero_vq_pop_result r = aero_vq_pop(vq, &net->chain);
+    struct aero_chain *c = &net->rx_chain;
+    enum aero_vq_pop_result r = aero_vq_pop(vq, c);
     if (r == AERO_VQ_BROKEN)
         return (ssize_t)len;
     if (r == AERO_VQ_EMPTY) {
@@ -126,19 +129,19 @@ ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len)
         net->stats.rx_no_buffer++;
         return 0;
     }
-    if (net->chain.writable_bytes < hl + len) {
+    if (c->writable_bytes < hl + len) {
         aero_vq_unpop(vq); /* CONTRACT §3.2: drop the frame, keep the chain */
         net->stats.rx_dropped++;
         return (ssize_t)len;
     }
-    uint8_t *buf = net->frame;
+    uint8_t *buf = net->rx_frame;
     memset(buf, 0, hl);
     if (hl == 12)
         aero_put_le16(buf + 10, 1); /* num_buffers */
     memcpy(buf + hl, frame, len);
-    if (aero_chain_to_guest(vq, &net->chain, 0, buf, hl + len) != (int64_t)(hl + len))
+    if (aero_chain_to_guest(vq, c, 0, buf, hl + len) != (int64_t)(hl + len))
         return (ssize_t)len;
-    aero_vq_push(vq, net->chain.head, (uint32_t)(hl + len));
+    aero_vq_push(vq, c->head, (uint32_t)(hl + len));
     aero_vq_flush(vq);
     net->stats.rx_frames++;
     net->stats.rx_bytes += len;

@@ -18,8 +18,12 @@ struct sent {
 };
 static struct sent tx;
 
+static bool echo_back;
+
 static void be_transmit(void *opaque, const uint8_t *frame, size_t len)
 {
+    if (echo_back) /* like slirp: the reply arrives from inside transmit() */
+        aero_net_receive(net, frame, len);
     if (tx.n < 64) {
         tx.len[tx.n] = len;
         memcpy(tx.data[tx.n], frame, len);
@@ -31,6 +35,7 @@ static const struct aero_net_backend_ops be = {.transmit = be_transmit, .rx_read
 
 static void make(unsigned hl, bool event_idx)
 {
+    echo_back = false;
     fg_init(&g);
     memset(&tx, 0, sizeof(tx));
     struct aero_net_params p = {.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, .event_idx = event_idx,
@@ -286,6 +291,27 @@ START_TEST(test_net_link_status_change_interrupts)
 }
 END_TEST
 
+START_TEST(test_net_rx_from_inside_transmit_keeps_tx_state)
+{
+    uint64_t rxbuf = rx_post(2048);
+    echo_back = true;
+    uint16_t h1 = tx_chain(10, 80, 4, false);
+    uint16_t h2 = tx_chain(10, 90, 5, false);
+    drv_kick(&d, AERO_NET_TXQ);
+    uint32_t id;
+    ck_assert(drv_get_used(&d, AERO_NET_TXQ, &id, NULL));
+    ck_assert_uint_eq(id, h1);
+    ck_assert(drv_get_used(&d, AERO_NET_TXQ, &id, NULL));
+    ck_assert_uint_eq(id, h2);
+    ck_assert_uint_eq(tx.n, 2);
+    ck_assert_uint_eq(tx.len[1], 90);
+    uint32_t len;
+    ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
+    ck_assert_uint_eq(len, 90);
+    ck_assert_mem_eq((uint8_t *)fg_ptr(&g, rxbuf) + 10, tx.data[0], 80);
+}
+END_TEST
+
 START_TEST(test_net_hostile_tx_loop_is_needs_reset)
 {
     drv_set_desc(&d, AERO_NET_TXQ, 0, g.base, 64, VIRTQ_DESC_F_NEXT, 0);
@@ -337,6 +363,7 @@ static Suite *net_suite(void)
     tcase_add_test(tc, test_net_rx_before_driver_ok_is_refused);
     tcase_add_test(tc, test_net_rx_event_idx_rearms_for_kick);
     tcase_add_test(tc, test_net_link_status_change_interrupts);
+    tcase_add_test(tc, test_net_rx_from_inside_transmit_keeps_tx_state);
     tcase_add_test(tc, test_net_hostile_tx_loop_is_needs_reset);
     tcase_add_test(tc, test_net_hostile_rx_buffer_outside_memory_is_needs_reset);
     tcase_add_test(tc, test_net_hostile_rx_avail_jump_is_needs_reset);
