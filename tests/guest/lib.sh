@@ -1,0 +1,134 @@
+# Shared helpers for the guest tests (source this file). A guest is the Linux test guest of
+# scripts/build-guest.sh booted in the patched QEMU under TCG; the host hands it a shell script
+# through fw_cfg and reads its serial console.
+#
+#   guest_start NAME SCRIPT [qemu args...]  boot in the background (QMP at $(guest_dir NAME)/qmp)
+#   guest_wait NAME                        wait for the script to finish; sets GUEST_RC
+#   guest_qmp NAME JSON...                  QMP commands; prints each return value (JSON line)
+#   guest_stop NAME                         quit QEMU
+#   guest_run NAME SCRIPT [qemu args...]    all of the above; returns the guest script's rc
+#   guest_log NAME                          path of the serial log
+#
+# QEMU runs with -no-shutdown, so after the guest powers off its counters can still be queried.
+
+AERO_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+AERO_QEMU=${AERO_QEMU:-$AERO_REPO/build/qemu/qemu-system-x86_64}
+AERO_GUEST=${AERO_GUEST:-$AERO_REPO/build/guest}
+AERO_GUEST_TIMEOUT=${AERO_GUEST_TIMEOUT:-900}
+AERO_TEST_DIR=${AERO_TEST_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/aero-guest.XXXXXX")}
+AERO_KEEP=${AERO_KEEP:-0}
+GUEST_RC=
+
+aero_quiet() { [ "${AERO_QUIET:-}" = 1 ] || [ "${CI:-}" = true ]; }
+say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+for f in "$AERO_QEMU" "$AERO_GUEST/vmlinuz" "$AERO_GUEST/initramfs.cpio.gz"; do
+  [ -e "$f" ] || fail "$f is missing (run scripts/build-qemu.sh and scripts/build-guest.sh)"
+done
+
+guest_dir() { echo "$AERO_TEST_DIR/$1"; }
+guest_log() { echo "$AERO_TEST_DIR/$1/serial.log"; }
+
+guest_start() {
+  local name=$1 script=$2
+  shift 2
+  local dir
+  dir=$(guest_dir "$name")
+  mkdir -p "$dir"
+  cp "$script" "$dir/script.sh"
+  [ -n "${AERO_APPEND:-}" ] || AERO_APPEND=""
+  "$AERO_QEMU" -accel tcg -m 1024 -smp 1 -nographic -no-reboot -no-shutdown -nic none \
+    -L /usr/share/seabios -L /usr/share/qemu \
+    -kernel "$AERO_GUEST/vmlinuz" -initrd "$AERO_GUEST/initramfs.cpio.gz" \
+    -append "console=ttyS0 quiet panic=-1 $AERO_APPEND" \
+    -fw_cfg "name=opt/aero/script,file=$dir/script.sh" \
+    -qmp "unix:$dir/qmp,server=on,wait=off" \
+    -serial "file:$dir/serial.log" -monitor none -display none \
+    -d guest_errors -D "$dir/qemu-guest-errors.log" \
+    "$@" </dev/null >"$dir/qemu.out" 2>&1 &
+  echo $! >"$dir/pid"
+  aero_quiet || say "$name: booting guest ($*)"
+}
+
+guest_alive() { kill -0 "$(cat "$(guest_dir "$1")/pid")" 2>/dev/null; }
+
+guest_wait() {
+  local name=$1 log dir waited=0 last=0
+  dir=$(guest_dir "$name")
+  log=$(guest_log "$name")
+  GUEST_RC=
+  while :; do
+    if grep -q '^AERO-GUEST-EXIT ' "$log" 2>/dev/null; then
+      GUEST_RC=$(sed -n 's/^AERO-GUEST-EXIT \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+      break
+    fi
+    if ! guest_alive "$name"; then
+      cat "$dir/qemu.out" >&2
+      tail -n 30 "$log" >&2
+      fail "$name: QEMU exited before the guest script finished"
+    fi
+    if [ $waited -ge "$AERO_GUEST_TIMEOUT" ]; then
+      tail -n 30 "$log" >&2
+      guest_stop "$name"
+      fail "$name: guest did not finish within ${AERO_GUEST_TIMEOUT}s"
+    fi
+    sleep 1
+    waited=$((waited + 1))
+    if ! aero_quiet && [ $((waited - last)) -ge 30 ]; then
+      say "$name: guest running (${waited}s)"
+      last=$waited
+    fi
+  done
+  # give QEMU a moment to reach the powered-off state
+  local i
+  for i in $(seq 1 50); do
+    guest_qmp "$name" '{"execute":"query-status"}' 2>/dev/null | grep -q '"shutdown"' && break
+    sleep 0.2
+  done
+  aero_quiet || say "$name: guest finished rc=$GUEST_RC"
+}
+
+guest_qmp() {
+  local name=$1
+  shift
+  python3 "$AERO_REPO/tests/guest/qmp.py" "$(guest_dir "$name")/qmp" "$@"
+}
+
+guest_stop() {
+  local name=$1 pid
+  pid=$(cat "$(guest_dir "$name")/pid")
+  guest_qmp "$name" '{"execute":"quit"}' >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+guest_run() {
+  local name=$1
+  guest_start "$@"
+  guest_wait "$name"
+  guest_stop "$name"
+  return "$GUEST_RC"
+}
+
+# Read a device's QOM "stats" property (the -device id= given as DEV).
+guest_stats() {
+  guest_qmp "$1" "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/$2\",\"property\":\"stats\"}}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin), end="")'
+}
+
+guest_cleanup() {
+  local d
+  for d in "$AERO_TEST_DIR"/*/; do
+    [ -f "$d/pid" ] && kill -9 "$(cat "$d/pid")" 2>/dev/null
+  done
+  [ "$AERO_KEEP" = 1 ] || rm -rf "$AERO_TEST_DIR"
+}
+trap guest_cleanup EXIT
