@@ -87,6 +87,11 @@ struct aero_host_ops {
     void (*msix_notify)(void *opaque, uint16_t vector);
     /* Optional: one line describing a guest error (no trailing newline). */
     void (*log_guest_error)(void *opaque, const char *msg);
+    /* Optional: "process later". When set, a doorbell only records the queue as pending and
+     * calls this; the host then calls aero_vdev_run_pending() from its own context (QEMU: a
+     * bottom half in the main loop, so the vCPU returns to the guest at once). When NULL,
+     * doorbells are processed synchronously. */
+    void (*schedule)(void *opaque);
 };
 
 /* ---- PCI identity ------------------------------------------------------------------------- */
@@ -182,6 +187,9 @@ void aero_vdev_pci_config_image(const struct aero_vdev *vdev, uint8_t cfg[256]);
  * The host must not route the MSI-X table/PBA here when it implements MSI-X. */
 uint64_t aero_vdev_bar0_read(struct aero_vdev *vdev, uint32_t off, unsigned len);
 void aero_vdev_bar0_write(struct aero_vdev *vdev, uint32_t off, uint64_t val, unsigned len);
+
+/* Process every queue whose doorbell was deferred through host->schedule. */
+void aero_vdev_run_pending(struct aero_vdev *vdev);
 
 /* Device reset as by the host (power-on, system reset). Same effect as device_status = 0. */
 void aero_vdev_reset(struct aero_vdev *vdev);

@@ -43,6 +43,7 @@ struct aero_vdev {
     uint16_t queue_select;
     uint8_t isr;
     bool broken;
+    uint32_t pending; /* queues whose doorbell awaits aero_vdev_run_pending() */
     bool in_dma; /* a host DMA call is running: BAR0 accesses now are re-entrant */
     uint32_t generation;
     struct aero_vq vq[AERO_MAX_QUEUES];

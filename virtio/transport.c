@@ -252,6 +252,7 @@ void aero_vdev_reset(struct aero_vdev *vdev)
     vdev->queue_select = 0;
     vdev->isr = 0;
     vdev->broken = false;
+    vdev->pending = 0;
     vdev->generation++;
     for (uint16_t q = 0; q < vdev->p.num_queues; q++)
         aero_vq_reset(&vdev->vq[q]);
@@ -276,6 +277,30 @@ static void notify_queue(struct aero_vdev *vdev, uint16_t q)
         return;
     if (vdev->dev_ops->queue_notify)
         vdev->dev_ops->queue_notify(vdev->dev, q);
+}
+
+static void doorbell(struct aero_vdev *vdev, uint16_t q)
+{
+    if (!vdev->host->schedule) {
+        notify_queue(vdev, q);
+        return;
+    }
+    bool was_idle = vdev->pending == 0;
+    vdev->pending |= 1u << q;
+    if (was_idle)
+        vdev->host->schedule(vdev->host_opaque);
+}
+
+void aero_vdev_run_pending(struct aero_vdev *vdev)
+{
+    /* Bounded: each pass handles the queues pending at its start; doorbells rung meanwhile
+     * schedule a new pass. */
+    uint32_t pending = vdev->pending;
+    vdev->pending = 0;
+    for (uint16_t q = 0; q < vdev->p.num_queues; q++) {
+        if (pending & (1u << q))
+            notify_queue(vdev, q);
+    }
 }
 
 static void write_status(struct aero_vdev *vdev, uint8_t v)
@@ -534,7 +559,7 @@ void aero_vdev_bar0_write(struct aero_vdev *vdev, uint32_t off, uint64_t val, un
             uint32_t q = rel / AERO_NOTIFY_OFF_MULTIPLIER;
             if (q < vdev->p.num_queues) {
                 vdev->vq[q].stats.notifies++;
-                notify_queue(vdev, (uint16_t)q);
+                doorbell(vdev, (uint16_t)q);
             }
         }
         return;

@@ -83,6 +83,18 @@ const struct aero_host_ops fake_host_ops = {
     .log_guest_error = fg_log,
 };
 
+static void fg_schedule(void *opaque) { ((struct fake_guest *)opaque)->schedules++; }
+
+const struct aero_host_ops fake_host_ops_deferred = {
+    .dma_read = fg_dma_read,
+    .dma_write = fg_dma_write,
+    .set_intx = fg_set_intx,
+    .msix_enabled = fg_msix_enabled,
+    .msix_notify = fg_msix_notify,
+    .log_guest_error = fg_log,
+    .schedule = fg_schedule,
+};
+
 void fg_init(struct fake_guest *g)
 {
     memset(g, 0, sizeof(*g));

@@ -24,6 +24,7 @@ struct fake_guest {
     unsigned msix_count[8];
     unsigned dma_rejects; /* accesses refused for being outside the arena */
     unsigned guest_errors;
+    unsigned schedules; /* host->schedule calls (deferred doorbells) */
     char last_error[256];
     /* Optional observer of every device write into the arena (ordering tests). */
     void (*on_write)(struct fake_guest *g, uint64_t gpa, size_t len);
@@ -34,6 +35,8 @@ struct fake_guest {
 };
 
 extern const struct aero_host_ops fake_host_ops;
+/* Same, with a "process later" schedule op that only counts. */
+extern const struct aero_host_ops fake_host_ops_deferred;
 
 void fg_init(struct fake_guest *g);
 void fg_free(struct fake_guest *g);

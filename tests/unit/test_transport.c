@@ -364,6 +364,36 @@ START_TEST(test_notify_before_driver_ok_is_deferred)
 }
 END_TEST
 
+START_TEST(test_notify_deferred_until_host_runs_pending)
+{
+    struct aero_vdev_params p = {
+        .id = {.vendor_id = 0x1af4, .device_id = 0x1041, .revision = 1},
+        .num_queues = 2,
+        .queue_max_size = {256, 256},
+        .device_features = OFFERED,
+    };
+    struct aero_vdev *dv = aero_vdev_new(&p, &fake_host_ops_deferred, &g, &tdev_ops, &td);
+    drv_bring_up(&d, dv, &g, ~0ull);
+    memset(td.notified, 0, sizeof(td.notified));
+    unsigned sched = g.schedules;
+    drv_write(&d, 0x1000, 0, 2);
+    drv_write(&d, 0x1004, 1, 2);
+    drv_write(&d, 0x1000, 0, 2);
+    ck_assert_uint_eq(td.notified[0] + td.notified[1], 0); /* nothing ran in the vCPU path */
+    ck_assert_uint_eq(g.schedules, sched + 1);            /* one wake-up for the burst */
+    aero_vdev_run_pending(dv);
+    ck_assert_uint_eq(td.notified[0], 1);
+    ck_assert_uint_eq(td.notified[1], 1);
+    aero_vdev_run_pending(dv); /* nothing pending any more */
+    ck_assert_uint_eq(td.notified[0], 1);
+    drv_write(&d, 0x1000, 0, 2);
+    drv_write(&d, 0x14, 0, 1); /* reset drops the pending doorbell */
+    aero_vdev_run_pending(dv);
+    ck_assert_uint_eq(td.notified[0], 1);
+    aero_vdev_free(dv);
+}
+END_TEST
+
 /* ---- ISR / INTx / MSI-X --------------------------------------------------------------- */
 
 START_TEST(test_isr_read_to_ack_and_intx_level)
@@ -450,6 +480,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_needs_reset_is_sticky_until_reset);
     tcase_add_test(tc, test_notify_16_and_32_bit);
     tcase_add_test(tc, test_notify_before_driver_ok_is_deferred);
+    tcase_add_test(tc, test_notify_deferred_until_host_runs_pending);
     tcase_add_test(tc, test_isr_read_to_ack_and_intx_level);
     tcase_add_test(tc, test_no_msix_device_vectors_read_no_vector);
     suite_add_tcase(s, tc);
