@@ -127,7 +127,7 @@ guest_stats() {
 guest_cleanup() {
   local d
   for d in "$AERO_TEST_DIR"/*/; do
-    [ -f "$d/pid" ] && kill -9 "$(cat "$d/pid")" 2>/dev/null
+    [ -f "$d/pid" ] && { kill -9 "$(cat "$d/pid")" 2>/dev/null || true; }
   done
   [ "$AERO_KEEP" = 1 ] || rm -rf "$AERO_TEST_DIR"
 }
