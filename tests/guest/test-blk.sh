@@ -56,7 +56,7 @@ for d in json.load(sys.stdin):
 }
 
 run_case() {
-  local name=$1 devargs=$2 want_device=$3
+  local name=$1 devargs=$2 want_device=$3 want_lbs=${4:-512}
   local img="$AERO_TEST_DIR/$name.img"
   rm -f "$img"
   truncate -s ${IMG_MB}M "$img"
@@ -70,7 +70,7 @@ run_case() {
   [ "$GUEST_RC" = 0 ] || { tail -n 40 "$log" >&2; fail "$name: guest script failed (rc=$GUEST_RC)"; }
   grep -q "^pci 0x1af4 $want_device rev 0x01" "$log" || fail "$name: wrong PCI identity"
   grep -q "driver virtio_blk" "$log" || fail "$name: virtio_blk did not bind"
-  grep -q "capacity_sectors $((IMG_MB * 2048)) " "$log" || fail "$name: wrong capacity"
+  grep -q "capacity_sectors $((IMG_MB * 2048)) lbs $want_lbs" "$log" || fail "$name: wrong capacity or block size"
   grep -q "err= 0" "$log" || fail "$name: fio reported an error"
   local f
   f=$(flushes_of "$name")
@@ -90,5 +90,6 @@ run_case() {
 
 run_case aero-eventidx-msix "aero-virtio-blk-pci,drive=d0,id=disk0,serial=AERO-TEST-0001" 0x1042
 run_case aero-noeventidx-intx "aero-virtio-blk-pci,drive=d0,id=disk0,event-idx=off,vectors=0" 0x1042
+run_case aero-lbs4096 "aero-virtio-blk-pci,drive=d0,id=disk0,logical_block_size=4096,physical_block_size=4096" 0x1042 4096
 run_case stock "virtio-blk-pci,drive=d0,id=disk0,disable-legacy=on" 0x1042
 say "test-blk: all cases passed"

@@ -348,6 +348,31 @@ START_TEST(test_input_hostile_eventq_nested_indirect_is_needs_reset)
 }
 END_TEST
 
+START_TEST(test_input_hostile_statusq_loop_is_needs_reset)
+{
+    uint64_t ev = fg_alloc(&g, 8, 8);
+    drv_set_desc(&d, 1, 0, ev, 8, VIRTQ_DESC_F_NEXT, 1);
+    drv_set_desc(&d, 1, 1, ev, 8, VIRTQ_DESC_F_NEXT, 0);
+    drv_publish(&d, 1, 0);
+    drv_kick(&d, 1);
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(drv_used_idx(&d, 1), 0);
+    ck_assert_uint_eq(aero_input_leds(in), 0);
+}
+END_TEST
+
+START_TEST(test_input_hostile_eventq_buffer_outside_memory_is_needs_reset)
+{
+    struct drv_buf b = {0x3000, 8, true};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, &b, 1));
+    drv_kick(&d, 0);
+    aero_input_event(in, AERO_EV_KEY, 30, 1);
+    aero_input_sync(in);
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 0);
+}
+END_TEST
+
 START_TEST(test_input_reset_clears_backlog)
 {
     aero_input_event(in, AERO_EV_KEY, 30, 1);
@@ -374,6 +399,8 @@ static Suite *input_suite(void)
     tcase_add_test(tk, test_input_small_event_buffer_returned_empty);
     tcase_add_test(tk, test_input_statusq_records_leds);
     tcase_add_test(tk, test_input_hostile_eventq_nested_indirect_is_needs_reset);
+    tcase_add_test(tk, test_input_hostile_statusq_loop_is_needs_reset);
+    tcase_add_test(tk, test_input_hostile_eventq_buffer_outside_memory_is_needs_reset);
     tcase_add_test(tk, test_input_reset_clears_backlog);
     suite_add_tcase(s, tk);
     TCase *tm = tcase_create("mouse");
