@@ -7,7 +7,7 @@ PKGS=(
   # library + unit tests
   build-essential meson ninja-build pkg-config check libglib2.0-dev
   # patched QEMU from Debian's source package
-  dpkg-dev libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv
+  dpkg-dev patch libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv
   # QEMU run-time firmware
   seabios ipxe-qemu qemu-system-data
   # Linux test guest
