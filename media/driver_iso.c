@@ -1,0 +1,187 @@
+/* `aero-media driver-iso`: validate driver packages and write them as an ISO 9660 + Joliet image
+ * with win7/<arch>/<package>/..., manifest.json and INSTALL.txt.
+ */
+#include "driver_iso.h"
+
+#include "drivers.h"
+#include "iso.h"
+#include "util.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+static gboolean copy_package(const MediaPackage *p, const char *dest, JsonBuilder *files,
+                             const char *iso_prefix, GError **error)
+{
+    for (guint i = 0; i < p->files->len; i++) {
+        const char *rel = g_ptr_array_index(p->files, i);
+        g_autofree char *src = g_build_filename(p->dir, rel, NULL);
+        g_autofree char *dst = g_build_filename(dest, rel, NULL);
+        g_autofree char *dstdir = g_path_get_dirname(dst);
+        if (g_mkdir_with_parents(dstdir, 0755) != 0 || !media_copy_file(src, dst, error)) {
+            if (error && !*error)
+                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot create", dstdir);
+            return FALSE;
+        }
+        g_autofree char *sha = media_sha256_file(dst, error);
+        if (!sha)
+            return FALSE;
+        g_autofree char *isopath = g_strdup_printf("%s/%s", iso_prefix, rel);
+        json_builder_begin_object(files);
+        json_builder_set_member_name(files, "path");
+        json_builder_add_string_value(files, isopath);
+        json_builder_set_member_name(files, "sha256");
+        json_builder_add_string_value(files, sha);
+        json_builder_set_member_name(files, "size");
+        json_builder_add_int_value(files, media_file_size(dst));
+        json_builder_end_object(files);
+    }
+    return TRUE;
+}
+
+static void add_string_array(JsonBuilder *b, const char *name, GPtrArray *a)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_begin_array(b);
+    for (guint i = 0; a && i < a->len; i++)
+        json_builder_add_string_value(b, g_ptr_array_index(a, i));
+    json_builder_end_array(b);
+}
+
+static void add_member(JsonBuilder *b, const char *name, const char *value)
+{
+    json_builder_set_member_name(b, name);
+    if (value)
+        json_builder_add_string_value(b, value);
+    else
+        json_builder_add_null_value(b);
+}
+
+static const char install_txt[] =
+    "AERO-W7-VIRTIO driver media\r\n"
+    "===========================\r\n\r\n"
+    "win7\\x86\\<package>\\    drivers for 32-bit Windows 7\r\n"
+    "win7\\amd64\\<package>\\  drivers for 64-bit Windows 7\r\n\r\n"
+    "During Windows Setup: \"Load driver\" -> Browse -> win7\\<arch>\\<blk package>.\r\n"
+    "After installation: Device Manager -> Update driver -> Browse -> this disc (subfolders).\r\n"
+    "manifest.json lists every file with its SHA-256, and which device each package drives.\r\n";
+
+gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
+{
+    gboolean ok = FALSE;
+    g_autofree char *extracted = NULL, *staging = NULL, *manifest = NULL, *install = NULL;
+    g_autofree char *srcname = g_path_get_basename(o->drivers);
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    g_autoptr(JsonNode) root_node = NULL;
+    g_autoptr(GError) scan_err = NULL; /* declared before the first goto (cleanup attribute) */
+    MediaScanOptions so;
+    MediaIsoWriteOptions wo;
+    g_autoptr(GPtrArray) packages = NULL;
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    const char *root = o->drivers;
+
+    if (media_same_file(o->drivers, o->output)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input",
+                    o->output);
+        return FALSE;
+    }
+    if (g_file_test(o->drivers, G_FILE_TEST_IS_REGULAR)) {
+        extracted = g_dir_make_tmp("aero-media-drivers-XXXXXX", error);
+        if (!extracted)
+            return FALSE;
+        media_progress(o->quiet, "extracting %s", o->drivers);
+        if (!media_iso_extract(o->drivers, extracted, error))
+            goto out;
+        root = extracted;
+    } else if (!g_file_test(o->drivers, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file or folder", o->drivers);
+        return FALSE;
+    }
+
+    media_progress(o->quiet, "scanning %s for driver packages", o->drivers);
+    so.archs = so.required_archs = o->archs;
+    so.allow_unsigned = o->allow_unsigned;
+    packages = media_drivers_scan(root, &so, notes, &scan_err);
+    if (!packages) {
+        /* name the user's path, not our extraction folder */
+        g_autofree char *msg = extracted ? media_replace_prefix(scan_err->message, extracted, o->drivers)
+                                         : g_strdup(scan_err->message);
+        g_set_error_literal(error, scan_err->domain, scan_err->code, msg);
+        goto out;
+    }
+    for (guint i = 0; i < notes->len && !o->quiet; i++) {
+        g_autofree char *n = extracted ? media_replace_prefix(g_ptr_array_index(notes, i), extracted, o->drivers)
+                                       : g_strdup(g_ptr_array_index(notes, i));
+        g_printerr("  note: %s\n", n);
+    }
+
+    staging = g_dir_make_tmp("aero-media-staging-XXXXXX", error);
+    if (!staging)
+        goto out;
+    json_builder_begin_object(b);
+    add_member(b, "tool", "aero-media " MEDIA_VERSION);
+    add_member(b, "contract", "AERO-W7-VIRTIO v1");
+    add_member(b, "source", srcname);
+    json_builder_set_member_name(b, "packages");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < packages->len; i++) {
+        const MediaPackage *p = g_ptr_array_index(packages, i);
+        g_autofree char *prefix = g_strdup_printf("win7/%s/%s", media_arch_name(p->arch), p->name);
+        g_autofree char *dest = g_build_filename(staging, "win7", media_arch_name(p->arch), p->name, NULL);
+        media_progress(o->quiet, "  %-5s %-5s %-12s service %-16s %s%s", media_device_name(p->device),
+                       media_arch_name(p->arch), p->name, p->service,
+                       p->rev01_gated ? "REV_01-gated" : "not REV_01-gated",
+                       p->catalog ? "" : ", unsigned");
+        json_builder_begin_object(b);
+        add_member(b, "device", media_device_name(p->device));
+        add_member(b, "arch", media_arch_name(p->arch));
+        add_member(b, "name", p->name);
+        g_autofree char *infpath = g_strdup_printf("%s/%s", prefix, p->inf);
+        add_member(b, "inf", infpath);
+        add_member(b, "service", p->service);
+        add_member(b, "load_order_group", p->group);
+        add_member(b, "class", p->klass);
+        add_member(b, "class_guid", p->class_guid);
+        add_member(b, "driver_ver", p->driver_ver);
+        g_autofree char *cat = p->catalog ? g_strdup_printf("%s/%s", prefix, p->catalog) : NULL;
+        add_member(b, "catalog", cat);
+        g_autofree char *sys = g_strdup_printf("%s/%s", prefix, p->sys);
+        add_member(b, "sys", sys);
+        add_string_array(b, "hardware_ids", p->contract_hwids);
+        json_builder_set_member_name(b, "rev01_gated");
+        json_builder_add_boolean_value(b, p->rev01_gated);
+        json_builder_set_member_name(b, "files");
+        json_builder_begin_array(b);
+        if (!copy_package(p, dest, b, prefix, error))
+            goto out;
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+
+    root_node = json_builder_get_root(b);
+    json_generator_set_root(gen, root_node);
+    json_generator_set_pretty(gen, TRUE);
+    manifest = g_build_filename(staging, "manifest.json", NULL);
+    install = g_build_filename(staging, "INSTALL.txt", NULL);
+    if (!json_generator_to_file(gen, manifest, error) ||
+        !g_file_set_contents(install, install_txt, -1, error))
+        goto out;
+    media_set_tree_times(staging);
+
+    media_progress(o->quiet, "writing %s", o->output);
+    wo.volid = o->volid ? o->volid : "AERO_DRIVERS";
+    wo.quiet = o->quiet;
+    if (!media_iso_write_data(staging, o->output, &wo, error))
+        goto out;
+    media_progress(o->quiet, "wrote %s: %u package(s)", o->output, packages->len);
+    ok = TRUE;
+out:
+    if (extracted)
+        media_rm_rf(extracted);
+    if (staging)
+        media_rm_rf(staging);
+    return ok;
+}

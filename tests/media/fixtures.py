@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Builds driver trees for the media tests (nothing Microsoft-made exists here).
+
+    fixtures.py drivers DEST [--layout virtio-win|aero] [--archs x86,amd64]
+                [--break missing-sys|missing-cat|no-hwid|bad-version] [--utf16]
+
+Writes real INF text (Version, Manufacturer with NTx86/NTamd64 decorations, models, install
+and .Services sections, SourceDisksNames/Files, Strings) plus placeholder .sys/.cat files.
+"""
+import argparse
+import os
+
+DEVICES = {
+    # name: (service, class, classguid, dev id, subsys)
+    "viostor": ("viostor", "SCSIAdapter", "{4D36E97B-E325-11CE-BFC1-08002BE10318}", "1042", "0002"),
+    "netkvm": ("netkvm", "Net", "{4D36E972-E325-11CE-BFC1-08002BE10318}", "1041", "0001"),
+    "vioinput": ("vioinput", "HIDClass", "{745A17A0-74D3-11D0-B6FE-00A0C90F57DA}", "1052", "0010"),
+    "viosnd": ("aero_virtio_snd", "MEDIA", "{4D36E96C-E325-11CE-BFC1-08002BE10318}", "1059", "0019"),
+    "balloon": ("balloon", "System", "{4D36E97D-E325-11CE-BFC1-08002BE10318}", "1045", "0005"),
+}
+
+
+def inf_text(name, arch, brk):
+    svc, cls, guid, dev, sub = DEVICES[name]
+    dec = "NTamd64" if arch == "amd64" else "NTx86"
+    if brk == "no-hwid" and name == "viostor":
+        dev = "1001"  # the transitional ID: not what the contract device reports
+    hw = f"PCI\\VEN_1AF4&DEV_{dev}&SUBSYS_{sub}1AF4&REV_01"
+    version = [f"Signature=\"$WINDOWS NT$\"", f"Class={cls}", f"ClassGuid={guid}",
+               "Provider=%Vendor%", f"CatalogFile={name}.cat", "DriverVer=06/21/2024,100.95.104.26000"]
+    if brk == "bad-version" and name == "viostor":
+        version = [v for v in version if not v.startswith("ClassGuid")]
+    group = "\nLoadOrderGroup = SCSI miniport" if cls == "SCSIAdapter" else ""
+    return f"""; {name}.inf -- test fixture written by tests/media/fixtures.py
+[Version]
+{chr(10).join(version)}
+
+[DestinationDirs]
+DefaultDestDir = 12
+
+[SourceDisksNames]
+1 = %DiskName%,,,""
+
+[SourceDisksFiles]
+{svc}.sys = 1,,
+
+[Manufacturer]
+%Vendor% = Models, {dec}.6.1
+
+[Models.{dec}.6.1]
+%DeviceDesc% = {name}_inst, {hw}
+%DeviceDesc% = {name}_inst, PCI\\VEN_1AF4&DEV_{dev}&SUBSYS_{sub}1AF4
+
+[{name}_inst]
+CopyFiles = {name}_files
+
+[{name}_files]
+{svc}.sys
+
+[{name}_inst.Services]
+AddService = {svc}, 0x00000002, {name}_service
+
+[{name}_service]
+ServiceType = 1
+StartType = 0
+ErrorControl = 1
+ServiceBinary = %12%\\{svc}.sys{group}
+
+[Strings]
+Vendor = "Aero Test"
+DiskName = "Aero test driver disk"
+DeviceDesc = "Aero test device ({name})"
+"""
+
+
+def write_tree(dest, layout, archs, brk, utf16):
+    for name in DEVICES:
+        for arch in archs:
+            if layout == "virtio-win":
+                d = os.path.join(dest, name, "w7", arch)
+            else:
+                d = os.path.join(dest, "drivers", name, "x64" if arch == "amd64" else "x86")
+            os.makedirs(d, exist_ok=True)
+            text = inf_text(name, arch, brk)
+            path = os.path.join(d, f"{name}.inf")
+            if utf16:
+                with open(path, "wb") as f:
+                    f.write(b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le"))
+            else:
+                with open(path, "w", newline="\r\n") as f:
+                    f.write(text)
+            svc = DEVICES[name][0]
+            if not (brk == "missing-sys" and name == "viostor"):
+                with open(os.path.join(d, f"{svc}.sys"), "wb") as f:
+                    f.write(b"MZ" + f"{name}-{arch}-driver".encode() * 64)
+            if not (brk == "missing-cat" and name == "netkvm"):
+                with open(os.path.join(d, f"{name}.cat"), "wb") as f:
+                    f.write(b"0\x82" + f"{name}-{arch}-catalog".encode() * 16)
+            if layout == "virtio-win":  # an older-OS copy that must not be chosen over w7
+                o = os.path.join(dest, name, "2k8", arch)
+                os.makedirs(o, exist_ok=True)
+                with open(os.path.join(o, f"{name}.inf"), "w", newline="\r\n") as f:
+                    f.write(text)
+                for fn in (f"{svc}.sys", f"{name}.cat"):
+                    with open(os.path.join(o, fn), "wb") as f:
+                        f.write(b"old")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["drivers"])
+    ap.add_argument("dest")
+    ap.add_argument("--layout", default="virtio-win", choices=["virtio-win", "aero"])
+    ap.add_argument("--archs", default="x86,amd64")
+    ap.add_argument("--break", dest="brk", default=None)
+    ap.add_argument("--utf16", action="store_true")
+    a = ap.parse_args()
+    write_tree(a.dest, a.layout, a.archs.split(","), a.brk, a.utf16)
+
+
+if __name__ == "__main__":
+    main()
