@@ -4,6 +4,7 @@
 #include "driver_iso.h"
 #include "inf.h"
 #include "util.h"
+#include "win7.h"
 
 #include <locale.h>
 #include <string.h>
@@ -66,11 +67,72 @@ static int cmd_driver_iso(int argc, char **argv)
     return 0;
 }
 
+static int cmd_win7(int argc, char **argv)
+{
+    g_autofree char *iso = NULL, *drivers = NULL, *output = NULL, *cert = NULL, *signing = NULL;
+    g_autofree char *index = NULL, *unattend = NULL, *key = NULL, *volid = NULL;
+    gboolean allow_unsigned = FALSE, quiet = FALSE;
+    GOptionEntry entries[] = {
+        {"iso", 'i', 0, G_OPTION_ARG_FILENAME, &iso, "Windows 7 SP1 install ISO (x86 or x64); never modified", "WIN7.iso"},
+        {"drivers", 'd', 0, G_OPTION_ARG_FILENAME, &drivers, "Driver tree: folder or ISO", "PATH"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Patched ISO to write (manifest: OUT.iso.manifest.json)", "OUT.iso"},
+        {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, "Test-signing certificate (PEM or DER) to trust", "CERT"},
+        {"signing", 0, 0, G_OPTION_ARG_STRING, &signing, "testsigning (default), nointegritychecks or none", "POLICY"},
+        {"index", 0, 0, G_OPTION_ARG_STRING, &index, "install.wim images to patch: all (default) or N,M,...", "LIST"},
+        {"unattend", 0, 0, G_OPTION_ARG_STRING, &unattend, "drivers (default), full or none", "MODE"},
+        {"product-key", 0, 0, G_OPTION_ARG_STRING, &key, "Product key for --unattend full", "KEY"},
+        {"volid", 0, 0, G_OPTION_ARG_STRING, &volid, "Volume ID (default: the input's)", "ID"},
+        {"allow-unsigned", 0, 0, G_OPTION_ARG_NONE, &allow_unsigned, "Accept packages without a catalog", NULL},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- patch a Windows 7 install ISO for AERO-W7-VIRTIO devices");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx,
+        "boot.wim (every image) and the selected install.wim images get the certificate in ROOT and\n"
+        "TrustedPublisher, the blk driver pre-seeded as boot-critical, and (install images) every\n"
+        "driver package staged for PnP; every BCD store and BCD-Template gets the signing policy;\n"
+        "autounattend.xml points Setup at the drivers. An existing autounattend.xml is kept unless\n"
+        "--unattend is given. BIOS and UEFI boot entries of the input are kept.");
+    GError *e = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &e))
+        return fail(e);
+    if (!iso || !drivers || !output) {
+        g_printerr("aero-media win7: --iso, --drivers and --output are required (see --help)\n");
+        return 2;
+    }
+    MediaWin7Options o = {.iso = iso, .drivers = drivers, .output = output, .cert = cert,
+                          .signing = MEDIA_SIGNING_TESTSIGNING, .index_spec = index,
+                          .unattend = MEDIA_UNATTEND_DRIVERS, .unattend_given = unattend != NULL,
+                          .product_key = key, .volid = volid, .allow_unsigned = allow_unsigned,
+                          .quiet = quiet};
+    if (signing && !strcmp(signing, "nointegritychecks"))
+        o.signing = MEDIA_SIGNING_NOINTEGRITYCHECKS;
+    else if (signing && !strcmp(signing, "none"))
+        o.signing = MEDIA_SIGNING_NONE;
+    else if (signing && strcmp(signing, "testsigning")) {
+        g_printerr("aero-media win7: --signing must be testsigning, nointegritychecks or none\n");
+        return 2;
+    }
+    if (unattend && !strcmp(unattend, "none"))
+        o.unattend = MEDIA_UNATTEND_NONE;
+    else if (unattend && !strcmp(unattend, "full"))
+        o.unattend = MEDIA_UNATTEND_FULL;
+    else if (unattend && strcmp(unattend, "drivers")) {
+        g_printerr("aero-media win7: --unattend must be drivers, full or none\n");
+        return 2;
+    }
+    if (!media_win7(&o, &e))
+        return fail(e);
+    return 0;
+}
+
 static const struct {
     const char *name, *summary;
     int (*fn)(int, char **);
 } commands[] = {
     {"driver-iso", "validate driver packages and write a driver ISO", cmd_driver_iso},
+    {"win7", "patch a Windows 7 install ISO (drivers, certificate, BCD, unattend)", cmd_win7},
 };
 
 static void usage(void)

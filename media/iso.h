@@ -25,4 +25,20 @@ typedef struct {
 gboolean media_iso_write_data(const char *staging, const char *out, const MediaIsoWriteOptions *o,
                               GError **error);
 
+/* Every file path in the image (as stored, '/'-rooted) -> keyed by lower-case path. */
+GHashTable *media_iso_list(const char *iso, GError **error);
+
+typedef struct {
+    const char *disk_path; /* file or folder on disk */
+    const char *iso_path;  /* where it goes in the image */
+} MediaIsoMap;
+
+/* Write a new image at out (temp + rename) that is the input image with maps applied: unchanged
+ * files are copied from the input, El Torito boot entries are replayed as they were, volume ID
+ * kept unless volid. */
+gboolean media_iso_rebuild(const char *in, const char *out, const MediaIsoMap *maps, guint n,
+                           const char *volid, gboolean quiet, GError **error);
+/* xorriso's -report_el_torito plain for an image (for verify), or NULL. */
+char *media_iso_el_torito(const char *iso, GError **error);
+
 #endif

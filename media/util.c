@@ -123,3 +123,8 @@ void media_rm_rf(const char *path)
     }
     g_unlink(path);
 }
+
+char *media_unquote_xorriso(const char *s)
+{
+    return media_replace_prefix(s, "'\"'\"'", "'");
+}

@@ -19,5 +19,7 @@ char *media_replace_prefix(const char *s, const char *prefix, const char *with);
 /* Set every mtime under dir to SOURCE_DATE_EPOCH (if set) for reproducible images. */
 void media_set_tree_times(const char *dir);
 void media_rm_rf(const char *path);
+/* Undo xorriso's shell-style quoting inside '...': the sequence '"'"' is one quote. */
+char *media_unquote_xorriso(const char *s);
 
 #endif

@@ -1,0 +1,16 @@
+/* autounattend.xml for the patched media: driver paths for WinPE and the installed system, and
+ * optionally a fully automated install.
+ */
+#ifndef MEDIA_UNATTEND_H
+#define MEDIA_UNATTEND_H
+
+#include "inf.h"
+
+typedef enum { MEDIA_UNATTEND_NONE, MEDIA_UNATTEND_DRIVERS, MEDIA_UNATTEND_FULL } MediaUnattend;
+
+/* The driver folder on the output media, relative to its root, for arch. */
+char *media_unattend_driver_dir(MediaArch arch);
+/* The XML text. image_index is the install.wim index a full install uses. */
+char *media_unattend_xml(MediaUnattend mode, MediaArch arch, int image_index, const char *product_key);
+
+#endif

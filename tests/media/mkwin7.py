@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""Synthetic "Windows-like" install media for the media tests. Nothing Microsoft-made is used:
+registry hives are written from scratch (a minimal regf writer here, then filled through hivex's
+Python binding), WIMs are captured with wimlib-imagex, the ISO is written by xorriso with BIOS
+and UEFI El Torito entries.
+
+    mkwin7.py iso OUT.iso [--arch x64|x86] [--images N] [--no-efi] [--no-default]
+                          [--no-loader] [--missing-hive] [--autounattend] [--workdir DIR]
+    mkwin7.py hive OUT --kind system|software|bcd|bcd-template
+"""
+import argparse
+import os
+import shutil
+import struct
+import subprocess
+import tempfile
+
+import hivex
+
+BOOTMGR = "{9dea862c-5cdd-4e70-acc1-f32b344d4795}"
+GLOBALSETTINGS = "{7ea2e1ac-2e61-4728-aaa3-896d9d0a9f0e}"
+BOOTLOADERSETTINGS = "{6efb52bf-1766-41db-a6b3-0ee5eff72bd7}"
+SETUP_LOADER = "{7619dcc9-fafe-11d9-b411-000476eba25f}"
+RAMDISK = "{ae5534e0-a924-466c-b836-758539a3ee3a}"
+
+
+def empty_hive(path, root_name="ROOT"):
+    """Write an empty regf hive: base block, one 4 KiB hbin with the root nk, an sk and a free cell."""
+    name = root_name.encode("ascii")
+    nk_off = 0x20
+    nk_size = (4 + 0x4C + len(name) + 7) & ~7
+    sk_off = nk_off + nk_size
+    sd = struct.pack("<BBHIIII", 1, 0, 0x8000, 0, 0, 0, 0)  # empty self-relative descriptor
+    sk_size = (4 + 0x14 + len(sd) + 7) & ~7
+    free_off = sk_off + sk_size
+    hbin = bytearray(0x1000)
+    struct.pack_into("<4sIIQQI", hbin, 0, b"hbin", 0, 0x1000, 0, 0, 0)
+    nk = struct.pack("<2sHQ" + "I" * 15 + "HH", b"nk", 0x2C, 0, 0, 0xFFFFFFFF, 0, 0, 0xFFFFFFFF,
+                     0xFFFFFFFF, 0, 0xFFFFFFFF, sk_off, 0xFFFFFFFF, 0, 0, 0, 0, 0, len(name), 0) + name
+    struct.pack_into("<i", hbin, nk_off, -nk_size)
+    hbin[nk_off + 4:nk_off + 4 + len(nk)] = nk
+    sk = struct.pack("<2sHIIII", b"sk", 0, sk_off, sk_off, 1, len(sd)) + sd
+    struct.pack_into("<i", hbin, sk_off, -sk_size)
+    hbin[sk_off + 4:sk_off + 4 + len(sk)] = sk
+    struct.pack_into("<i", hbin, free_off, 0x1000 - free_off)
+    base = bytearray(0x1000)
+    struct.pack_into("<4sIIQIIIIIII", base, 0, b"regf", 1, 1, 0, 1, 3, 0, 1, nk_off, 0x1000, 1)
+    fname = "\\SystemRoot\\test.hiv".encode("utf-16-le")
+    base[0x30:0x30 + len(fname)] = fname
+    csum = 0
+    for i in range(0, 0x1FC, 4):
+        csum ^= struct.unpack_from("<I", base, i)[0]
+    struct.pack_into("<I", base, 0x1FC, csum)
+    with open(path, "wb") as f:
+        f.write(base + hbin)
+
+
+def sz(s):
+    return (s + "\0").encode("utf-16-le")
+
+
+def val(key, t, data):
+    return {"key": key, "t": t, "value": data}
+
+
+def dword(v):
+    return struct.pack("<I", v)
+
+
+class Hive:
+    def __init__(self, path):
+        self.h = hivex.Hivex(path, write=True)
+        self.path = path
+
+    def key(self, path):
+        n = self.h.root()
+        for part in path.split("\\"):
+            c = self.h.node_get_child(n, part)
+            n = c if c else self.h.node_add_child(n, part)
+        return n
+
+    def set(self, path, values):
+        self.h.node_set_values(self.key(path), values)
+
+    def commit(self):
+        self.h.commit(self.path)
+
+
+def make_system(path, control_sets=(1, 2)):
+    empty_hive(path, "SYSTEM")
+    h = Hive(path)
+    h.set("Select", [val("Current", 4, dword(control_sets[0])), val("Default", 4, dword(control_sets[0]))])
+    for cs in control_sets:
+        h.set(f"ControlSet{cs:03d}\\Services\\atapi", [val("Start", 4, dword(0)), val("Type", 4, dword(1))])
+        h.key(f"ControlSet{cs:03d}\\Control\\CriticalDeviceDatabase\\pci#cc_0106")
+    h.commit()
+
+
+def make_software(path):
+    empty_hive(path, "SOFTWARE")
+    h = Hive(path)
+    h.set("Microsoft\\Windows NT\\CurrentVersion", [val("ProductName", 1, sz("Windows 7 Test")),
+                                                     val("CurrentVersion", 1, sz("6.1")),
+                                                     val("CurrentBuild", 1, sz("7601"))])
+    h.set("Microsoft\\Windows\\CurrentVersion", [val("DevicePath", 2, sz("%SystemRoot%\\inf"))])
+    h.key("Microsoft\\SystemCertificates\\ROOT\\Certificates")
+    h.commit()
+
+
+def make_bcd(path, default=True, loader=True, template=False):
+    empty_hive(path, "BCD00000000")
+    h = Hive(path)
+    h.set("Description", [val("KeyName", 1, sz("BCD00000000")), val("System", 4, dword(1))])
+    objs = [(GLOBALSETTINGS, 0x10100000), (BOOTLOADERSETTINGS, 0x20200003)]
+    if not template:
+        objs += [(BOOTMGR, 0x10100002), (RAMDISK, 0x30000000)]
+        if loader:
+            objs.append((SETUP_LOADER, 0x10200003))
+            objs.append(("{11111111-2222-3333-4444-555555555555}", 0x10200003))
+    for guid, typ in objs:
+        h.set(f"Objects\\{guid}\\Description", [val("Type", 4, dword(typ))])
+        h.set(f"Objects\\{guid}\\Elements\\12000004", [val("Element", 1, sz(f"object {guid}"))])
+    if not template and default and loader:
+        h.set(f"Objects\\{BOOTMGR}\\Elements\\23000003", [val("Element", 1, sz(SETUP_LOADER))])
+    h.commit()
+
+
+def fake_pe(path, arch):
+    machine = 0x8664 if arch == "x64" else 0x14C
+    data = bytearray(1024)
+    data[0:2] = b"MZ"
+    struct.pack_into("<I", data, 0x3C, 0x80)
+    data[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<HH", data, 0x84, machine, 1)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def image_tree(root, arch, install, missing_hive):
+    cfg = os.path.join(root, "Windows", "System32", "config")
+    os.makedirs(cfg)
+    os.makedirs(os.path.join(root, "Windows", "System32", "drivers"))
+    fake_pe(os.path.join(root, "Windows", "System32", "kernel32.dll"), arch)
+    if missing_hive != "SYSTEM":
+        make_system(os.path.join(cfg, "SYSTEM"))
+    make_software(os.path.join(cfg, "SOFTWARE"))
+    if install:
+        make_bcd(os.path.join(cfg, "BCD-Template"), template=True)
+
+
+def capture(tree, wim, name):
+    args = ["wimlib-imagex", "append" if os.path.exists(wim) else "capture", tree, wim, name, "--no-acls"]
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+def make_iso(a):
+    work = a.workdir or tempfile.mkdtemp(prefix="mkwin7-")
+    tree = os.path.join(work, "iso")
+    os.makedirs(os.path.join(tree, "boot"))
+    os.makedirs(os.path.join(tree, "sources"))
+    with open(os.path.join(tree, "boot", "etfsboot.com"), "wb") as f:
+        f.write(b"\xeb\x3c" + b"ETFSBOOT" * 511)
+    make_bcd(os.path.join(tree, "boot", "BCD"), default=not a.no_default, loader=not a.no_loader)
+    if not a.no_efi:
+        efi = os.path.join(tree, "efi", "microsoft", "boot")
+        os.makedirs(efi)
+        with open(os.path.join(efi, "efisys.bin"), "wb") as f:
+            f.write(b"EFISYS" * 10923)
+        make_bcd(os.path.join(efi, "bcd"), default=not a.no_default, loader=not a.no_loader)  # lower case on purpose
+    for i, name in enumerate(["Microsoft Windows PE (x64)", "Microsoft Windows Setup (x64)"]):
+        t = os.path.join(work, f"boot{i}")
+        image_tree(t, a.arch, False, a.missing_hive if i == 1 else None)
+        capture(t, os.path.join(tree, "sources", "boot.wim"), name)
+    for i in range(a.images):
+        t = os.path.join(work, f"install{i}")
+        image_tree(t, a.arch, True, None)
+        capture(t, os.path.join(tree, "sources", "install.wim"), f"Windows 7 TEST{i + 1}")
+    with open(os.path.join(tree, "setup.exe"), "wb") as f:
+        f.write(b"MZ setup")
+    os.makedirs(os.path.join(tree, "sources", "Long Directory Name With Spaces"))
+    with open(os.path.join(tree, "sources", "Long Directory Name With Spaces", "a_really_long_file_name_for_joliet.txt"), "w") as f:
+        f.write("joliet long names\n")
+    if a.autounattend:
+        with open(os.path.join(tree, "autounattend.xml"), "w") as f:
+            f.write("<?xml version=\"1.0\"?><unattend xmlns=\"urn:schemas-microsoft-com:unattend\"><!-- user's own --></unattend>\n")
+    cmd = ["xorriso", "-as", "mkisofs", "-quiet", "-iso-level", "3", "-J", "-joliet-long", "-r",
+           "-V", "GRMCULFRER_EN_DVD", "-b", "boot/etfsboot.com", "-no-emul-boot", "-boot-load-size", "8"]
+    if not a.no_efi:
+        cmd += ["-eltorito-alt-boot", "-e", "efi/microsoft/boot/efisys.bin", "-no-emul-boot"]
+    cmd += ["-o", a.out, tree]
+    subprocess.run(cmd, check=True)
+    if not a.workdir:
+        shutil.rmtree(work)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["iso", "hive"])
+    ap.add_argument("out")
+    ap.add_argument("--arch", default="x64", choices=["x64", "x86"])
+    ap.add_argument("--images", type=int, default=2)
+    ap.add_argument("--no-efi", action="store_true")
+    ap.add_argument("--no-default", action="store_true")
+    ap.add_argument("--no-loader", action="store_true")
+    ap.add_argument("--missing-hive", default=None)
+    ap.add_argument("--autounattend", action="store_true")
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--kind", default="system")
+    a = ap.parse_args()
+    if a.what == "hive":
+        {"system": make_system, "software": make_software, "bcd": make_bcd,
+         "bcd-template": lambda p: make_bcd(p, template=True)}[a.kind](a.out)
+    else:
+        make_iso(a)
+
+
+if __name__ == "__main__":
+    main()
