@@ -127,12 +127,41 @@ static int cmd_win7(int argc, char **argv)
     return 0;
 }
 
+static int cmd_verify(int argc, char **argv)
+{
+    g_autofree char *manifest = NULL;
+    gboolean quiet = FALSE;
+    GOptionEntry entries[] = {
+        {"manifest", 'm', 0, G_OPTION_ARG_FILENAME, &manifest, "Manifest of the run (default: OUT.iso.manifest.json)", "FILE"},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print failures only", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("OUT.iso - check a patched ISO");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx,
+        "Re-opens the ISO with xorriso, wimlib and hivex and checks, image by image: BCD signing\n"
+        "policy, certificate entries (Blob parsed back to the DER), boot-critical storage service\n"
+        "and CriticalDeviceDatabase, the driver binary in System32\\drivers, staged drivers,\n"
+        "El Torito entries, driver file hashes and autounattend.xml paths. Exit status 1 on any miss.");
+    GError *e = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &e))
+        return fail(e);
+    if (argc != 2) {
+        g_printerr("aero-media verify: give exactly one ISO (see --help)\n");
+        return 2;
+    }
+    if (!media_verify(argv[1], manifest, quiet, &e))
+        return fail(e);
+    return 0;
+}
+
 static const struct {
     const char *name, *summary;
     int (*fn)(int, char **);
 } commands[] = {
     {"driver-iso", "validate driver packages and write a driver ISO", cmd_driver_iso},
     {"win7", "patch a Windows 7 install ISO (drivers, certificate, BCD, unattend)", cmd_win7},
+    {"verify", "check a patched ISO against its manifest", cmd_verify},
 };
 
 static void usage(void)

@@ -157,7 +157,7 @@ gboolean media_iso_rebuild(const char *in, const char *out, const MediaIsoMap *m
     g_ptr_array_add(a, g_strdup("-outdev"));
     g_ptr_array_add(a, g_strdup_printf("stdio:%s", tmpl));
     const char *mid[] = {"-compliance", "iso_9660_level=3", "-joliet", "on", "-rockridge", "on",
-                         "-boot_image", "any", "replay", NULL};
+                         "-boot_image", "any", "keep", NULL};
     for (guint i = 0; mid[i]; i++)
         g_ptr_array_add(a, g_strdup(mid[i]));
     if (volid) {

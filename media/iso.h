@@ -34,7 +34,7 @@ typedef struct {
 } MediaIsoMap;
 
 /* Write a new image at out (temp + rename) that is the input image with maps applied: unchanged
- * files are copied from the input, El Torito boot entries are replayed as they were, volume ID
+ * files are copied from the input, El Torito boot entries are kept exactly (load sizes too), volume ID
  * kept unless volid. */
 gboolean media_iso_rebuild(const char *in, const char *out, const MediaIsoMap *maps, guint n,
                            const char *volid, gboolean quiet, GError **error);

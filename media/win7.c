@@ -5,7 +5,7 @@
  * and SYSTEM hives (and BCD-Template), edit them with hivex, and queue them plus the storage
  * driver (and, for install images, the driver packages) for a wimlib in-place append; stage the
  * driver packages and autounattend.xml; let xorriso write a new image from the input with those
- * files replaced and the El Torito entries replayed; write the manifest. Everything is written to
+ * files replaced and the El Torito entries kept; write the manifest. Everything is written to
  * temporary names in the output folder and renamed at the very end.
  */
 #include "win7.h"
