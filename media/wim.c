@@ -144,6 +144,8 @@ gboolean media_wim_commit(MediaWim *w, gboolean quiet, GError **error)
             struct pending *p = &g_array_index(w->queue, struct pending, i);
             if (p->image != img)
                 continue;
+            /* reading a source bumps its access time; SOURCE_DATE_EPOCH runs reset it each time */
+            media_set_tree_times(p->source);
             struct wimlib_update_command c = {.op = WIMLIB_UPDATE_OP_ADD};
             c.add.fs_source_path = p->source;
             c.add.wim_target_path = p->target;
@@ -159,20 +161,24 @@ gboolean media_wim_commit(MediaWim *w, gboolean quiet, GError **error)
                         w->label, img, wimlib_get_error_string(rc));
             return FALSE;
         }
-        const char *sde = g_getenv("SOURCE_DATE_EPOCH");
-        if (sde && *sde) {
-            /* FILETIME of SOURCE_DATE_EPOCH, so two runs write the same XML */
-            guint64 ft = ((guint64)g_ascii_strtoull(sde, NULL, 10) + 11644473600ull) * 10000000ull;
-            g_autofree char *hi = g_strdup_printf("0x%08X", (guint32)(ft >> 32));
-            g_autofree char *lo = g_strdup_printf("0x%08X", (guint32)ft);
-            wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/HIGHPART", hi);
-            wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/LOWPART", lo);
-        }
     }
     w->quiet = quiet;
     w->last_percent = -10;
     wimlib_register_progress_function(w->wim, progress, w);
     int rc = wimlib_overwrite(w->wim, 0, 0);
+    const char *sde = g_getenv("SOURCE_DATE_EPOCH");
+    if (!rc && sde && *sde) {
+        /* wimlib stamps modified images with the current time while writing; for reproducible
+         * output put SOURCE_DATE_EPOCH (as a FILETIME) back and rewrite the XML only. */
+        guint64 ft = ((guint64)g_ascii_strtoull(sde, NULL, 10) + 11644473600ull) * 10000000ull;
+        g_autofree char *hi = g_strdup_printf("0x%08X", (guint32)(ft >> 32));
+        g_autofree char *lo = g_strdup_printf("0x%08X", (guint32)ft);
+        for (int img = 1; img <= images; img++) {
+            wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/HIGHPART", hi);
+            wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/LOWPART", lo);
+        }
+        rc = wimlib_overwrite(w->wim, 0, 0);
+    }
     if (rc) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot write: %s", w->label,
                     wimlib_get_error_string(rc));

@@ -179,10 +179,16 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     if (!ok)
         return FALSE;
 
+    media_set_tree_times(dir); /* SOURCE_DATE_EPOCH: what goes into the WIM has fixed times */
     media_wim_queue_add(w, image, software, "/Windows/System32/config/SOFTWARE");
     media_wim_queue_add(w, image, system, "/Windows/System32/config/SYSTEM");
-    g_autofree char *sys_src = g_build_filename(c->blk->dir, c->blk->sys, NULL);
+    /* A private copy: never the user's driver tree (times get normalised), and not the staged
+     * package file either (the same inode twice would become a hard link in the image). */
     g_autofree char *sys_base = g_path_get_basename(c->blk->sys);
+    g_autofree char *sys_orig = g_build_filename(c->blk->dir, c->blk->sys, NULL);
+    g_autofree char *sys_src = g_build_filename(dir, sys_base, NULL);
+    if (!media_copy_file(sys_orig, sys_src, error))
+        return FALSE;
     g_autofree char *sys_dst = g_strdup_printf("/Windows/System32/drivers/%s", sys_base);
     media_wim_queue_add(w, image, sys_src, sys_dst);
 
@@ -208,14 +214,11 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
             json_builder_add_string_value(c->mf, g_ptr_array_index(r.patched, i));
         json_builder_end_array(c->mf);
         media_bcd_report_clear(&r);
+        media_set_tree_times(dir);
         media_wim_queue_add(w, image, tmpl, "/Windows/System32/config/BCD-Template");
-        for (guint i = 0; i < c->packages->len; i++) {
-            const MediaPackage *p = g_ptr_array_index(c->packages, i);
-            g_autofree char *src = g_build_filename(c->stage, "AERO", "DRIVERS", media_arch_name(c->arch),
-                                                    p->name, NULL);
-            g_autofree char *dst = g_strdup_printf("/Windows/AeroDrivers/%s", p->name);
-            media_wim_queue_add(w, image, src, dst);
-        }
+        /* the whole arch folder at once: no directory is created with the current time */
+        g_autofree char *src = g_build_filename(c->stage, "AERO", "DRIVERS", media_arch_name(c->arch), NULL);
+        media_wim_queue_add(w, image, src, "/Windows/AeroDrivers");
     }
     json_builder_end_object(c->mf);
     return TRUE;
@@ -410,8 +413,10 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     inst_wim = work_path(&c, "install.wim");
     boot_wim = work_path(&c, "boot.wim");
     if (!media_iso_extract_file(o->iso, inst_stored, inst_wim, error) ||
-        !media_iso_extract_file(o->iso, boot_stored, boot_wim, error))
+        !media_iso_extract_file(o->iso, boot_stored, boot_wim, error)) {
+        g_prefix_error(error, "%s: work copy: ", o->output); /* e.g. no space next to the output */
         goto out;
+    }
     {
         g_autofree char *li = g_strdup_printf("%s:%s", o->iso, inst_stored);
         g_autofree char *lb = g_strdup_printf("%s:%s", o->iso, boot_stored);
@@ -479,6 +484,7 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     mf_str(c.mf, "signing", media_signing_name(o->signing));
     if (!stage_drivers(&c, error))
         goto out;
+    media_set_tree_times(c.stage);
 
     media_progress(o->quiet, "patching BCD stores (%s)", media_signing_name(o->signing));
     json_builder_set_member_name(c.mf, "bcd");
@@ -498,8 +504,10 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
         if (!patch_image(&c, boot, "boot.wim", img, FALSE, error))
             goto out;
     json_builder_end_array(c.mf);
-    if (!media_wim_commit(boot, o->quiet, error))
+    if (!media_wim_commit(boot, o->quiet, error)) {
+        g_prefix_error(error, "%s: work copy: ", o->output);
         goto out;
+    }
 
     media_progress(o->quiet, "patching install.wim");
     json_builder_set_member_name(c.mf, "install_wim");
@@ -508,8 +516,10 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
         if (!patch_image(&c, inst, "install.wim", g_array_index(indexes, int, i), TRUE, error))
             goto out;
     json_builder_end_array(c.mf);
-    if (!media_wim_commit(inst, o->quiet, error))
+    if (!media_wim_commit(inst, o->quiet, error)) {
+        g_prefix_error(error, "%s: work copy: ", o->output);
         goto out;
+    }
     media_wim_close(boot);
     media_wim_close(inst);
     boot = inst = NULL;
