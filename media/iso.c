@@ -80,20 +80,30 @@ gboolean media_iso_extract_file(const char *iso, const char *path, const char *d
     return run_xorriso("cannot extract file", iso, argv, error);
 }
 
-gboolean media_iso_write_data(const char *staging, const char *out, const MediaIsoWriteOptions *o,
-                              GError **error)
+/* A free temporary name in out's folder (same file system, so the final rename is atomic). */
+static char *temp_name_beside(const char *out, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(out);
     g_autofree char *base = g_path_get_basename(out);
-    g_autofree char *tmpl = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
+    char *tmpl = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
     int fd = g_mkstemp(tmpl);
     if (fd < 0) {
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot create: %s",
                     out, g_strerror(errno));
-        return FALSE;
+        g_free(tmpl);
+        return NULL;
     }
     close(fd);
     g_unlink(tmpl);
+    return tmpl;
+}
+
+gboolean media_iso_write_data(const char *staging, const char *out, const MediaIsoWriteOptions *o,
+                              GError **error)
+{
+    g_autofree char *tmpl = temp_name_beside(out, error);
+    if (!tmpl)
+        return FALSE;
     char *argv[] = {"xorriso", "-abort_on", "FAILURE", "-as", "mkisofs", "-quiet", "-iso-level",
                     "3", "-r", "-J", "-joliet-long", "-V", (char *)(o->volid ? o->volid : "AERO"),
                     "-o", tmpl, (char *)staging, NULL};
@@ -139,17 +149,9 @@ GHashTable *media_iso_list(const char *iso, GError **error)
 gboolean media_iso_rebuild(const char *in, const char *out, const MediaIsoMap *maps, guint n,
                            const char *volid, gboolean quiet, GError **error)
 {
-    g_autofree char *dir = g_path_get_dirname(out);
-    g_autofree char *base = g_path_get_basename(out);
-    g_autofree char *tmpl = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
-    int fd = g_mkstemp(tmpl);
-    if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot create: %s",
-                    out, g_strerror(errno));
+    g_autofree char *tmpl = temp_name_beside(out, error);
+    if (!tmpl)
         return FALSE;
-    }
-    close(fd);
-    g_unlink(tmpl);
     GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
     const char *head[] = {"xorriso", "-abort_on", "FAILURE", "-indev", in, NULL};
     for (guint i = 0; head[i]; i++)

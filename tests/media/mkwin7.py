@@ -6,6 +6,7 @@ and UEFI El Torito entries.
 
     mkwin7.py iso OUT.iso [--arch x64|x86] [--images N] [--no-efi] [--no-default]
                           [--no-loader] [--missing-hive] [--autounattend] [--workdir DIR]
+                          [--payload-mb N]
     mkwin7.py hive OUT --kind system|software|bcd|bcd-template
 """
 import argparse
@@ -148,8 +149,10 @@ def image_tree(root, arch, install, missing_hive):
         make_bcd(os.path.join(cfg, "BCD-Template"), template=True)
 
 
-def capture(tree, wim, name):
+def capture(tree, wim, name, compress=None):
     args = ["wimlib-imagex", "append" if os.path.exists(wim) else "capture", tree, wim, name, "--no-acls"]
+    if compress:
+        args.append(f"--compress={compress}")
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -174,7 +177,12 @@ def make_iso(a):
     for i in range(a.images):
         t = os.path.join(work, f"install{i}")
         image_tree(t, a.arch, True, None)
-        capture(t, os.path.join(tree, "sources", "install.wim"), f"Windows 7 TEST{i + 1}")
+        if a.payload_mb and i == 0:  # bulk data, like a real install image (benchmarks)
+            with open(os.path.join(t, "Windows", "payload.bin"), "wb") as f:
+                for _ in range(a.payload_mb):
+                    f.write(os.urandom(1 << 20))
+        capture(t, os.path.join(tree, "sources", "install.wim"), f"Windows 7 TEST{i + 1}",
+                "none" if a.payload_mb else None)
     with open(os.path.join(tree, "setup.exe"), "wb") as f:
         f.write(b"MZ setup")
     os.makedirs(os.path.join(tree, "sources", "Long Directory Name With Spaces"))
@@ -205,6 +213,7 @@ def main():
     ap.add_argument("--missing-hive", default=None)
     ap.add_argument("--autounattend", action="store_true")
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--payload-mb", type=int, default=0)
     ap.add_argument("--kind", default="system")
     a = ap.parse_args()
     if a.what == "hive":
