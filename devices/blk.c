@@ -108,7 +108,8 @@ static void finish_outside_batch(struct aero_blk *blk)
 {
     if (blk->in_process)
         return; /* process_queue flushes once at the end of its batch */
-    aero_vq_flush(aero_vdev_queue(blk->vdev, 0));
+    /* Completions arriving one by one (QEMU AIO callbacks) share one publish + decision. */
+    aero_vq_flush_later(aero_vdev_queue(blk->vdev, 0));
     if (blk->starved) {
         blk->starved = false;
         process_queue(blk);
@@ -305,7 +306,9 @@ static struct blk_req *free_slot(struct aero_blk *blk)
 
 /* Drain the request queue: pop until empty (re-arming EVENT_IDX and re-checking), submit the
  * whole batch between batch_begin/batch_end, then one used.idx publish + interrupt decision.
- * Re-entrant calls (a backend completing synchronously) are folded into the running loop. */
+ * Re-entrant calls (a backend completing synchronously) are folded into the running loop. At
+ * most one ring's worth of chains per pass: a driver refilling concurrently cannot keep the
+ * device here (CONTRACT §2); the rest continues in the next deferred pass. */
 static void process_queue(struct aero_blk *blk)
 {
     struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
@@ -317,6 +320,7 @@ static void process_queue(struct aero_blk *blk)
         return;
     blk->in_process = true;
     bool batching = false;
+    unsigned budget = aero_vq_size(vq);
     do {
         blk->again = false;
         for (;;) {
@@ -325,8 +329,12 @@ static void process_queue(struct aero_blk *blk)
                 blk->starved = true; /* resumed by the next completion */
                 break;
             }
+            if (budget == 0 && aero_vdev_notify_later(blk->vdev, 0))
+                goto out;
             if (aero_vq_pop(vq, &r->chain) != AERO_VQ_POPPED)
                 break;
+            if (budget)
+                budget--;
             if (!batching && blk->backend->batch_begin)
                 blk->backend->batch_begin(blk->backend_opaque);
             batching = true;
@@ -335,6 +343,7 @@ static void process_queue(struct aero_blk *blk)
             start_request(blk, r);
         }
     } while (blk->again || (!blk->starved && aero_vq_rearm(vq)));
+out:
     if (batching && blk->backend->batch_end)
         blk->backend->batch_end(blk->backend_opaque);
     blk->in_process = false;

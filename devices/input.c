@@ -178,13 +178,17 @@ static void input_config_write(void *opaque, uint32_t off, const uint8_t *buf, u
     }
 }
 
-/* Deliver backlog events into posted eventq buffers; one interrupt decision at the end. */
+/* Deliver backlog events into posted eventq buffers; one interrupt decision at the end. Unusable
+ * buffers are returned empty, at most one ring's worth per pass (CONTRACT §2: bounded work). */
 static void deliver(struct aero_input *in)
 {
     struct aero_vq *vq = aero_vdev_queue(in->vdev, 0);
     if (!aero_vq_ready(vq))
         return;
+    unsigned budget = aero_vq_size(vq);
     while (in->count) {
+        if (budget == 0 && aero_vdev_notify_later(in->vdev, 0))
+            break;
         enum aero_vq_pop_result r = aero_vq_pop(vq, &in->chain);
         if (r == AERO_VQ_EMPTY && aero_vq_rearm(vq))
             continue;
@@ -192,6 +196,8 @@ static void deliver(struct aero_input *in)
             break;
         if (in->chain.writable_bytes < EVENT_SIZE) {
             /* Unusable buffer: return it empty rather than wedge the queue. */
+            if (budget)
+                budget--;
             aero_vq_count_error(vq);
             aero_vq_push(vq, in->chain.head, 0);
             continue;
@@ -211,13 +217,21 @@ static void deliver(struct aero_input *in)
     aero_vq_flush(vq);
 }
 
-/* statusq: the driver reports LED state as EV_LED events; consume and complete everything. */
+/* statusq: the driver reports LED state as EV_LED events; consume and complete everything, at
+ * most one ring's worth per pass. */
 static void process_status(struct aero_input *in)
 {
     struct aero_vq *vq = aero_vdev_queue(in->vdev, 1);
     uint32_t old = in->leds;
+    unsigned budget = aero_vq_size(vq);
     do {
-        while (aero_vq_pop(vq, &in->chain) == AERO_VQ_POPPED) {
+        for (;;) {
+            if (budget == 0 && aero_vdev_notify_later(in->vdev, 1))
+                goto out;
+            if (aero_vq_pop(vq, &in->chain) != AERO_VQ_POPPED)
+                break;
+            if (budget)
+                budget--;
             uint8_t b[EVENT_SIZE];
             if (in->chain.readable_bytes >= EVENT_SIZE &&
                 aero_chain_from_guest(vq, &in->chain, 0, b, EVENT_SIZE) == EVENT_SIZE) {
@@ -236,6 +250,7 @@ static void process_status(struct aero_input *in)
             aero_vq_push(vq, in->chain.head, 0);
         }
     } while (aero_vq_rearm(vq));
+out:
     aero_vq_flush(vq);
     if (in->leds != old && in->backend && in->backend->leds_changed)
         in->backend->leds_changed(in->backend_opaque, in->leds);

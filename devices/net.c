@@ -56,15 +56,26 @@ static void tx_one(struct aero_net *net, struct aero_vq *vq, const struct aero_c
     aero_vq_push(vq, c->head, 0);
 }
 
+/* At most one ring's worth of chains per pass (CONTRACT §2: bounded work per notify); a driver
+ * that keeps refilling is served from the next deferred pass. */
 static void process_tx(struct aero_net *net)
 {
     struct aero_vq *vq = aero_vdev_queue(net->vdev, AERO_NET_TXQ);
     if (!aero_vq_ready(vq))
         return;
+    unsigned budget = aero_vq_size(vq);
     do {
-        while (aero_vq_pop(vq, &net->tx_chain) == AERO_VQ_POPPED)
+        for (;;) {
+            if (budget == 0 && aero_vdev_notify_later(net->vdev, AERO_NET_TXQ))
+                goto out;
+            if (aero_vq_pop(vq, &net->tx_chain) != AERO_VQ_POPPED)
+                break;
+            if (budget)
+                budget--;
             tx_one(net, vq, &net->tx_chain);
+        }
     } while (aero_vq_rearm(vq));
+out:
     aero_vq_flush(vq);
 }
 
@@ -86,7 +97,9 @@ static void net_queue_notify(void *opaque, uint16_t q)
 static void net_reset(void *opaque)
 {
     struct aero_net *net = opaque;
-    net->rx_waiting = false;
+    /* The host may hold frames refused before (or during) this reset: the next rxq
+     * notification (DRIVER_OK notifies every queue) must tell it to deliver them. */
+    net->rx_waiting = true;
 }
 
 static const struct aero_device_ops net_dev_ops = {

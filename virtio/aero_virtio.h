@@ -188,8 +188,15 @@ void aero_vdev_pci_config_image(const struct aero_vdev *vdev, uint8_t cfg[256]);
 uint64_t aero_vdev_bar0_read(struct aero_vdev *vdev, uint32_t off, unsigned len);
 void aero_vdev_bar0_write(struct aero_vdev *vdev, uint32_t off, uint64_t val, unsigned len);
 
-/* Process every queue whose doorbell was deferred through host->schedule. */
+/* Process every queue whose doorbell was deferred through host->schedule, and publish deferred
+ * flushes (aero_vq_flush_later). */
 void aero_vdev_run_pending(struct aero_vdev *vdev);
+
+/* For devices: run queue_notify(q) again from the next aero_vdev_run_pending() pass. A device
+ * stops after a bounded amount of work per pass (CONTRACT §2: no notify can make the device do
+ * unbounded work) and calls this to continue later. Returns false when the host has no schedule
+ * op; the device then simply goes on (a synchronous host has no concurrent driver). */
+bool aero_vdev_notify_later(struct aero_vdev *vdev, uint16_t q);
 
 /* Device reset as by the host (power-on, system reset). Same effect as device_status = 0. */
 void aero_vdev_reset(struct aero_vdev *vdev);
@@ -237,12 +244,19 @@ bool aero_vq_has_avail(struct aero_vq *vq);
  * aero_vq_has_avail(). Call when the caller stops processing a queue. */
 bool aero_vq_rearm(struct aero_vq *vq);
 
-/* Record one used element (head, bytes written). Not visible to the guest until flush. */
+/* Record one used element (head, bytes written). Not visible to the guest until flush. The ring
+ * itself cannot tell a chain popped before a reset from one popped after: a device that
+ * completes asynchronously must drop completions of an older aero_vdev_generation() itself. */
 void aero_vq_push(struct aero_vq *vq, uint16_t head, uint32_t len);
 
 /* Publish every pushed element (one used.idx store) and decide, once for the batch, whether
  * to interrupt (EVENT_IDX used_event, or NO_INTERRUPT). */
 void aero_vq_flush(struct aero_vq *vq);
+
+/* Publish pushed elements from the next aero_vdev_run_pending() pass instead of now, so that
+ * completions arriving one at a time (QEMU: one AIO callback each) share one used.idx store and
+ * one interrupt decision. Flushes at once when the host has no schedule op. */
+void aero_vq_flush_later(struct aero_vq *vq);
 
 /* Copy between a chain's writable (to_guest) or readable (from_guest) buffers, starting `skip`
  * bytes into that direction's buffers. Returns the number of bytes copied, or -1 on a DMA error

@@ -43,7 +43,8 @@ struct aero_vdev {
     uint16_t queue_select;
     uint8_t isr;
     bool broken;
-    uint32_t pending; /* queues whose doorbell awaits aero_vdev_run_pending() */
+    uint32_t pending;       /* queues whose doorbell awaits aero_vdev_run_pending() */
+    uint32_t flush_pending; /* queues whose pushed elements await a deferred flush */
     bool in_dma; /* a host DMA call is running: BAR0 accesses now are re-entrant */
     uint32_t generation;
     struct aero_vq vq[AERO_MAX_QUEUES];
@@ -53,7 +54,10 @@ void aero_vq_init(struct aero_vq *vq, struct aero_vdev *vdev, uint16_t index, ui
 void aero_vq_reset(struct aero_vq *vq);
 /* Validate and enable (queue_enable = 1). Fails the device on bad programming. */
 void aero_vq_enable(struct aero_vq *vq);
-/* Raise the queue interrupt (ISR bit 0 + INTx, or the queue's MSI-X vector). */
-void aero_vdev_raise_queue_irq(struct aero_vdev *vdev, struct aero_vq *vq);
+/* Raise the queue interrupt (ISR bit 0 + INTx, or the queue's MSI-X vector). Returns false when
+ * nothing could be delivered (MSI-X on and the queue has no usable vector). */
+bool aero_vdev_raise_queue_irq(struct aero_vdev *vdev, struct aero_vq *vq);
+/* Flush queue q from the next aero_vdev_run_pending(); false when the host has no schedule op. */
+bool aero_vdev_defer_flush(struct aero_vdev *vdev, uint16_t q);
 
 #endif

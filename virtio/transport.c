@@ -196,20 +196,22 @@ static bool msix_on(const struct aero_vdev *vdev)
 
 /* CONTRACT §1: with MSI-X enabled use MSI-X only (NO_VECTOR = no interrupt at all); otherwise
  * latch the ISR bit and assert INTx until the ISR is read. */
-static void raise_irq(struct aero_vdev *vdev, uint8_t isr_bit, uint16_t vector)
+static bool raise_irq(struct aero_vdev *vdev, uint8_t isr_bit, uint16_t vector)
 {
     if (msix_on(vdev)) {
-        if (vector != VIRTIO_MSI_NO_VECTOR && vector < vdev->p.msix_vectors)
-            vdev->host->msix_notify(vdev->host_opaque, vector);
-        return;
+        if (vector == VIRTIO_MSI_NO_VECTOR || vector >= vdev->p.msix_vectors)
+            return false;
+        vdev->host->msix_notify(vdev->host_opaque, vector);
+        return true;
     }
     vdev->isr |= isr_bit;
     vdev->host->set_intx(vdev->host_opaque, 1);
+    return true;
 }
 
-void aero_vdev_raise_queue_irq(struct aero_vdev *vdev, struct aero_vq *vq)
+bool aero_vdev_raise_queue_irq(struct aero_vdev *vdev, struct aero_vq *vq)
 {
-    raise_irq(vdev, VIRTIO_ISR_QUEUE, vq->msix_vector);
+    return raise_irq(vdev, VIRTIO_ISR_QUEUE, vq->msix_vector);
 }
 
 void aero_vdev_config_changed(struct aero_vdev *vdev)
@@ -253,6 +255,7 @@ void aero_vdev_reset(struct aero_vdev *vdev)
     vdev->isr = 0;
     vdev->broken = false;
     vdev->pending = 0;
+    vdev->flush_pending = 0;
     vdev->generation++;
     for (uint16_t q = 0; q < vdev->p.num_queues; q++)
         aero_vq_reset(&vdev->vq[q]);
@@ -279,24 +282,46 @@ static void notify_queue(struct aero_vdev *vdev, uint16_t q)
         vdev->dev_ops->queue_notify(vdev->dev, q);
 }
 
+/* Mark queue q in *mask for the next deferred pass and ask the host for that pass when none is
+ * due yet. False when the host has no schedule op (everything runs synchronously then). */
+static bool defer(struct aero_vdev *vdev, uint32_t *mask, uint16_t q)
+{
+    if (!vdev->host->schedule || q >= vdev->p.num_queues)
+        return false;
+    bool idle = vdev->pending == 0 && vdev->flush_pending == 0;
+    *mask |= 1u << q;
+    if (idle)
+        vdev->host->schedule(vdev->host_opaque);
+    return true;
+}
+
+bool aero_vdev_defer_flush(struct aero_vdev *vdev, uint16_t q)
+{
+    return defer(vdev, &vdev->flush_pending, q);
+}
+
+bool aero_vdev_notify_later(struct aero_vdev *vdev, uint16_t q)
+{
+    return defer(vdev, &vdev->pending, q);
+}
+
 static void doorbell(struct aero_vdev *vdev, uint16_t q)
 {
-    if (!vdev->host->schedule) {
+    if (!aero_vdev_notify_later(vdev, q))
         notify_queue(vdev, q);
-        return;
-    }
-    bool was_idle = vdev->pending == 0;
-    vdev->pending |= 1u << q;
-    if (was_idle)
-        vdev->host->schedule(vdev->host_opaque);
 }
 
 void aero_vdev_run_pending(struct aero_vdev *vdev)
 {
-    /* Bounded: each pass handles the queues pending at its start; doorbells rung meanwhile
-     * schedule a new pass. */
-    uint32_t pending = vdev->pending;
+    /* Bounded: each pass handles the queues pending at its start; doorbells rung and work
+     * deferred meanwhile schedule a new pass. Deferred flushes first: they only publish. */
+    uint32_t pending = vdev->pending, flush = vdev->flush_pending;
     vdev->pending = 0;
+    vdev->flush_pending = 0;
+    for (uint16_t q = 0; q < vdev->p.num_queues; q++) {
+        if (flush & (1u << q))
+            aero_vq_flush(&vdev->vq[q]);
+    }
     for (uint16_t q = 0; q < vdev->p.num_queues; q++) {
         if (pending & (1u << q))
             notify_queue(vdev, q);

@@ -77,7 +77,8 @@ void aero_vq_enable(struct aero_vq *vq)
         aero_vdev_fail(vdev, vq->index, "queue %u ring addresses misaligned", vq->index);
         return;
     }
-    uint64_t ev = 2; /* used_event / avail_event, present whether negotiated or not */
+    /* CONTRACT (EVENT_IDX extension): without bit 29 the rings follow the no-event sizes. */
+    uint64_t ev = event_idx(vq) ? 2 : 0;
     if (!probe(vdev, vq->desc, DESC_SIZE * n) || !probe(vdev, vq->avail, 4 + 2ull * n + ev) ||
         !probe(vdev, vq->used, 4 + 8ull * n + ev)) {
         aero_vdev_fail(vdev, vq->index, "queue %u rings outside guest memory", vq->index);
@@ -341,11 +342,19 @@ void aero_vq_flush(struct aero_vq *vq)
         return;
     }
     if (should_interrupt(vq, pushed)) {
-        vq->stats.interrupts++;
-        aero_vdev_raise_queue_irq(vq->vdev, vq);
+        if (aero_vdev_raise_queue_irq(vq->vdev, vq))
+            vq->stats.interrupts++;
     } else if (!vq->vdev->broken) {
         vq->stats.interrupts_suppressed++;
     }
+}
+
+void aero_vq_flush_later(struct aero_vq *vq)
+{
+    if (vq->pushed == 0)
+        return;
+    if (!aero_vdev_defer_flush(vq->vdev, vq->index))
+        aero_vq_flush(vq);
 }
 
 static int64_t chain_copy(struct aero_vq *vq, const struct aero_chain *c, bool to_guest,

@@ -17,20 +17,24 @@ static struct membk mb;
 static struct aero_blk *blk;
 static struct drv d;
 
-static void make(bool event_idx, uint32_t lbs)
+static void make_host(bool event_idx, uint32_t lbs, const struct aero_host_ops *host,
+                      uint16_t msix)
 {
     fg_init(&g);
     membk_init(&mb, DISK_SIZE);
     struct aero_blk_params p = {.capacity_bytes = DISK_SIZE, .logical_block_size = lbs,
-                                .event_idx = event_idx};
+                                .event_idx = event_idx, .msix_vectors = msix};
     strcpy(p.serial, "AERO-SERIAL-1");
-    blk = aero_blk_new(&p, &fake_host_ops, &g, &membk_ops, &mb);
+    blk = aero_blk_new(&p, host, &g, &membk_ops, &mb);
     ck_assert_ptr_nonnull(blk);
     drv_bring_up(&d, aero_blk_vdev(blk), &g, ~0ull);
     ck_assert(aero_vdev_driver_ok(aero_blk_vdev(blk)));
 }
 
+static void make(bool event_idx, uint32_t lbs) { make_host(event_idx, lbs, &fake_host_ops, 0); }
 static void setup(void) { make(true, 512); }
+static void setup_deferred(void) { make_host(false, 512, &fake_host_ops_deferred, 0); }
+static void setup_msix(void) { make_host(true, 512, &fake_host_ops, 2); }
 static void setup_noevent(void) { make(false, 512); }
 static void setup_4k(void) { make(true, 4096); }
 static void teardown(void)
@@ -484,6 +488,72 @@ START_TEST(test_blk_reset_mid_flight_late_completion_ignored)
 }
 END_TEST
 
+START_TEST(test_blk_reset_then_bring_up_late_completion_ignored)
+{
+    /* The dangerous case: the stale completion lands after the driver set up new rings. */
+    mb.defer = true;
+    struct req old = build(VIRTIO_BLK_T_IN, 0, 512, 1, false, -1);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 1);
+    drv_write(&d, 0x14, 0, 1);
+    drv_bring_up(&d, aero_blk_vdev(blk), &g, ~0ull); /* fresh rings, used.idx 0 */
+    drv_isr(&d);
+    membk_complete_all(&mb);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 0);
+    ck_assert_uint_eq(status_of(&old), 0xff);
+    ck_assert_int_eq(g.intx, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 0);
+    mb.defer = false;
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 1);
+}
+END_TEST
+
+START_TEST(test_blk_late_completions_share_one_publish_and_interrupt)
+{
+    /* Completions arriving one by one (QEMU AIO callbacks) are published together from the
+     * host's next pass: one used.idx store, one interrupt decision. EVENT_IDX is off here, so
+     * per-completion flushing would interrupt eight times. */
+    mb.defer = true;
+    for (int i = 0; i < 8; i++)
+        build(VIRTIO_BLK_T_IN, (uint64_t)i * 8, 4096, 1, false, -1);
+    drv_kick(&d, 0);
+    aero_vdev_run_pending(aero_blk_vdev(blk));
+    ck_assert_uint_eq(mb.submits, 8);
+    unsigned sched = g.schedules, asserts = g.intx_asserts;
+    membk_complete_all(&mb);
+    ck_assert_uint_eq(g.schedules, sched + 1); /* one pass requested for all eight */
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 0); /* nothing published yet */
+    aero_vdev_run_pending(aero_blk_vdev(blk));
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 8);
+    ck_assert_uint_eq(g.intx_asserts, asserts + 1);
+    struct aero_vq_stats st;
+    aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
+    ck_assert_uint_eq(st.interrupts, 1);
+}
+END_TEST
+
+START_TEST(test_blk_msix_queue_interrupt_is_msix_only)
+{
+    g.msix_enabled = true;
+    drv_write(&d, 0x16, 0, 2);
+    drv_write(&d, 0x1a, 1, 2);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+    ck_assert_uint_eq(g.msix_count[1], 1);
+    ck_assert_int_eq(g.intx, 0);
+    ck_assert_uint_eq(drv_read(&d, 0x2000, 1), 0); /* ISR untouched */
+    /* No vector: no interrupt at all, and none is counted as raised. */
+    drv_write(&d, 0x1a, VIRTIO_MSI_NO_VECTOR, 2);
+    drv_set_used_event(&d, 0, drv_used_idx(&d, 0));
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+    ck_assert_uint_eq(g.msix_count[0] + g.msix_count[1], 1);
+    ck_assert_int_eq(g.intx, 0);
+    struct aero_vq_stats st;
+    aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
+    ck_assert_uint_eq(st.interrupts, 1);
+}
+END_TEST
+
 START_TEST(test_blk_duplicate_heads_bounded_inflight)
 {
     /* A hostile driver republishes the same head while it is in flight: the device never
@@ -560,6 +630,7 @@ static Suite *blk_suite(void)
     tcase_add_test(tc, test_blk_batch_submitted_together_one_interrupt);
     tcase_add_test(tc, test_blk_dma_into_own_bar_is_refused);
     tcase_add_test(tc, test_blk_reset_mid_flight_late_completion_ignored);
+    tcase_add_test(tc, test_blk_reset_then_bring_up_late_completion_ignored);
     tcase_add_test(tc, test_blk_duplicate_heads_bounded_inflight);
     tcase_add_test(tc, test_blk_counters_track_requests_and_errors);
     suite_add_tcase(s, tc);
@@ -568,6 +639,14 @@ static Suite *blk_suite(void)
     tcase_add_test(tn, test_blk_event_idx_off_gives_contract_v1_features);
     tcase_add_test(tn, test_blk_event_idx_off_uses_no_interrupt);
     suite_add_tcase(s, tn);
+    TCase *td = tcase_create("deferred_host");
+    tcase_add_checked_fixture(td, setup_deferred, teardown);
+    tcase_add_test(td, test_blk_late_completions_share_one_publish_and_interrupt);
+    suite_add_tcase(s, td);
+    TCase *tm = tcase_create("msix");
+    tcase_add_checked_fixture(tm, setup_msix, teardown);
+    tcase_add_test(tm, test_blk_msix_queue_interrupt_is_msix_only);
+    suite_add_tcase(s, tm);
     TCase *t4 = tcase_create("lbs_4k");
     tcase_add_checked_fixture(t4, setup_4k, teardown);
     tcase_add_test(t4, test_blk_config_4k_logical_blocks);

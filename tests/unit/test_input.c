@@ -21,17 +21,19 @@ static void leds_cb(void *opaque, uint32_t leds)
 }
 static const struct aero_input_backend_ops be = {.leds_changed = leds_cb};
 
-static void make(enum aero_input_kind kind)
+static void make_ev(enum aero_input_kind kind, bool event_idx)
 {
     fg_init(&g);
     leds_seen = 0;
     leds_calls = 0;
-    struct aero_input_params p = {.kind = kind};
+    struct aero_input_params p = {.kind = kind, .event_idx = event_idx};
     in = aero_input_new(&p, &fake_host_ops, &g, &be, NULL);
     ck_assert_ptr_nonnull(in);
     drv_bring_up(&d, aero_input_vdev(in), &g, ~0ull);
 }
+static void make(enum aero_input_kind kind) { make_ev(kind, false); }
 static void setup_kbd(void) { make(AERO_INPUT_KEYBOARD); }
+static void setup_kbd_event_idx(void) { make_ev(AERO_INPUT_KEYBOARD, true); }
 static void setup_mouse(void) { make(AERO_INPUT_MOUSE); }
 static void setup_tablet(void) { make(AERO_INPUT_TABLET); }
 static void teardown(void)
@@ -136,6 +138,38 @@ START_TEST(test_input_id_name_and_devids)
 }
 END_TEST
 
+static void check_ids(const char *name, uint16_t product)
+{
+    uint8_t pl[128];
+    uint8_t n = cfg_select(VIRTIO_INPUT_CFG_ID_NAME, 0, pl);
+    ck_assert_uint_eq(n, strlen(name));
+    ck_assert_mem_eq(pl, name, n);
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_ID_DEVIDS, 0, pl), 8);
+    ck_assert_uint_eq(aero_le16(pl), 0x0006);
+    ck_assert_uint_eq(aero_le16(pl + 2), 0x1af4);
+    ck_assert_uint_eq(aero_le16(pl + 4), product);
+    ck_assert_uint_eq(aero_le16(pl + 6), 1);
+}
+
+START_TEST(test_input_mouse_id_name_and_devids) { check_ids("Aero Virtio Mouse", 2); }
+END_TEST
+
+START_TEST(test_input_tablet_id_name_and_devids) { check_ids("Aero Virtio Tablet", 3); }
+END_TEST
+
+START_TEST(test_input_out_of_range_subsel_size_zero)
+{
+    uint8_t pl[128];
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_ID_NAME, 1, pl), 0);
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_ID_DEVIDS, 1, pl), 0);
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_EV_BITS, 0x05, pl), 0); /* EV_SW */
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_EV_BITS, 0x12, pl), 0); /* EV_SND */
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_EV_BITS, 0xff, pl), 0);
+    for (int i = 0; i < 128; i++)
+        ck_assert_uint_eq(pl[i], 0);
+}
+END_TEST
+
 START_TEST(test_input_other_selectors_size_zero)
 {
     uint8_t pl[128];
@@ -189,6 +223,47 @@ START_TEST(test_input_mouse_ev_bits)
     ck_assert(!bit(pl, 30)); /* no keyboard keys */
     cfg_select(VIRTIO_INPUT_CFG_EV_BITS, AERO_EV_REL, pl);
     ck_assert(bit(pl, AERO_REL_X) && bit(pl, AERO_REL_Y) && bit(pl, AERO_REL_WHEEL));
+}
+END_TEST
+
+START_TEST(test_input_mouse_has_no_led_or_abs_bits)
+{
+    uint8_t pl[128];
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_EV_BITS, AERO_EV_LED, pl), 0);
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_EV_BITS, AERO_EV_ABS, pl), 0);
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_ABS_INFO, AERO_ABS_X, pl), 0);
+}
+END_TEST
+
+START_TEST(test_input_tablet_ev_bits)
+{
+    uint8_t pl[128];
+    cfg_select(VIRTIO_INPUT_CFG_EV_BITS, AERO_EV_SYN, pl);
+    ck_assert(bit(pl, AERO_EV_SYN) && bit(pl, AERO_EV_KEY) && bit(pl, AERO_EV_ABS));
+    ck_assert(!bit(pl, AERO_EV_LED));
+    cfg_select(VIRTIO_INPUT_CFG_EV_BITS, AERO_EV_KEY, pl);
+    for (unsigned b = AERO_BTN_LEFT; b <= AERO_BTN_EXTRA; b++)
+        ck_assert(bit(pl, b));
+    ck_assert(!bit(pl, 30));
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_EV_BITS, AERO_EV_REL, pl), 0);
+    ck_assert_uint_eq(cfg_select(VIRTIO_INPUT_CFG_EV_BITS, AERO_EV_LED, pl), 0);
+}
+END_TEST
+
+START_TEST(test_input_tablet_events_abs_and_buttons)
+{
+    post_event_bufs(8);
+    ck_assert(aero_input_event(in, AERO_EV_ABS, AERO_ABS_X, 32767));
+    ck_assert(aero_input_event(in, AERO_EV_ABS, AERO_ABS_Y, 0));
+    ck_assert(aero_input_event(in, AERO_EV_KEY, AERO_BTN_LEFT, 1));
+    ck_assert(!aero_input_event(in, AERO_EV_REL, AERO_REL_WHEEL, 1)); /* not advertised */
+    aero_input_sync(in);
+    expect(AERO_EV_ABS, AERO_ABS_X, 32767);
+    expect(AERO_EV_ABS, AERO_ABS_Y, 0);
+    expect(AERO_EV_KEY, AERO_BTN_LEFT, 1);
+    expect(AERO_EV_SYN, AERO_SYN_REPORT, 0);
+    struct evt e;
+    ck_assert(!next_event(&e));
 }
 END_TEST
 
@@ -305,6 +380,64 @@ START_TEST(test_input_small_event_buffer_returned_empty)
 }
 END_TEST
 
+START_TEST(test_input_large_event_buffer_used_len_is_8)
+{
+    uint64_t big = fg_alloc(&g, 64, 8);
+    memset(fg_ptr(&g, big), 0xcc, 64);
+    struct drv_buf b = {big, 64, true};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, &b, 1));
+    post_event_bufs(1);
+    aero_input_event(in, AERO_EV_KEY, 44, 1);
+    aero_input_sync(in);
+    expect(AERO_EV_KEY, 44, 1); /* next_event asserts used.len == 8 */
+    expect(AERO_EV_SYN, AERO_SYN_REPORT, 0);
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, big + 8), 0xcc); /* nothing past the event */
+}
+END_TEST
+
+START_TEST(test_input_oversized_batch_dropped_whole)
+{
+    /* A batch is at most 63 events + SYN_REPORT; a longer one is dropped as a whole (never
+     * delivered cut short), and the next batch is unaffected. */
+    post_event_bufs(64);
+    for (int i = 0; i < 70; i++)
+        aero_input_event(in, AERO_EV_KEY, (uint16_t)(2 + i), 1);
+    aero_input_sync(in);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 0);
+    struct aero_input_stats st;
+    aero_input_get_stats(in, &st);
+    ck_assert_uint_eq(st.events_dropped, 64);
+    aero_input_event(in, AERO_EV_KEY, 30, 1);
+    aero_input_sync(in);
+    expect(AERO_EV_KEY, 30, 1);
+    expect(AERO_EV_SYN, AERO_SYN_REPORT, 0);
+}
+END_TEST
+
+START_TEST(test_input_event_idx_delivery_and_avail_event)
+{
+    ck_assert(drv_device_features(&d) & (1ull << VIRTIO_F_RING_EVENT_IDX));
+    drv_set_used_event(&d, 0, 0);
+    post_event_bufs(4);
+    aero_input_event(in, AERO_EV_KEY, 30, 1);
+    aero_input_sync(in);
+    ck_assert_int_eq(g.intx, 1);
+    expect(AERO_EV_KEY, 30, 1);
+    expect(AERO_EV_SYN, AERO_SYN_REPORT, 0);
+    /* used_event far ahead: the next batch is delivered without an interrupt */
+    drv_isr(&d);
+    drv_set_used_event(&d, 0, 100);
+    aero_input_event(in, AERO_EV_KEY, 30, 0);
+    aero_input_sync(in);
+    ck_assert_int_eq(g.intx, 0);
+    expect(AERO_EV_KEY, 30, 0);
+    /* all four buffers consumed: the device asks for a kick at avail index 4 */
+    aero_input_event(in, AERO_EV_KEY, 31, 1);
+    aero_input_sync(in);
+    ck_assert_uint_eq(drv_avail_event(&d, 0), 4);
+}
+END_TEST
+
 START_TEST(test_input_statusq_records_leds)
 {
     uint64_t ev = fg_alloc(&g, 16, 8);
@@ -402,16 +535,28 @@ static Suite *input_suite(void)
     tcase_add_test(tk, test_input_hostile_statusq_loop_is_needs_reset);
     tcase_add_test(tk, test_input_hostile_eventq_buffer_outside_memory_is_needs_reset);
     tcase_add_test(tk, test_input_reset_clears_backlog);
+    tcase_add_test(tk, test_input_out_of_range_subsel_size_zero);
+    tcase_add_test(tk, test_input_large_event_buffer_used_len_is_8);
+    tcase_add_test(tk, test_input_oversized_batch_dropped_whole);
     suite_add_tcase(s, tk);
+    TCase *te = tcase_create("keyboard_event_idx");
+    tcase_add_checked_fixture(te, setup_kbd_event_idx, teardown);
+    tcase_add_test(te, test_input_event_idx_delivery_and_avail_event);
+    suite_add_tcase(s, te);
     TCase *tm = tcase_create("mouse");
     tcase_add_checked_fixture(tm, setup_mouse, teardown);
     tcase_add_test(tm, test_input_mouse_and_tablet_identity);
     tcase_add_test(tm, test_input_mouse_ev_bits);
     tcase_add_test(tm, test_input_mouse_batch_rel_wheel_buttons);
+    tcase_add_test(tm, test_input_mouse_id_name_and_devids);
+    tcase_add_test(tm, test_input_mouse_has_no_led_or_abs_bits);
     suite_add_tcase(s, tm);
     TCase *tt = tcase_create("tablet");
     tcase_add_checked_fixture(tt, setup_tablet, teardown);
     tcase_add_test(tt, test_input_tablet_abs_info);
+    tcase_add_test(tt, test_input_tablet_id_name_and_devids);
+    tcase_add_test(tt, test_input_tablet_ev_bits);
+    tcase_add_test(tt, test_input_tablet_events_abs_and_buttons);
     suite_add_tcase(s, tt);
     return s;
 }

@@ -19,11 +19,15 @@ struct sent {
 static struct sent tx;
 
 static bool echo_back;
+static bool refill; /* a driver on another vCPU that republishes a TX chain for every frame */
+static uint16_t refill_head;
 
 static void be_transmit(void *opaque, const uint8_t *frame, size_t len)
 {
     if (echo_back) /* like slirp: the reply arrives from inside transmit() */
         aero_net_receive(net, frame, len);
+    if (refill)
+        drv_publish(&d, AERO_NET_TXQ, refill_head);
     if (tx.n < 64) {
         tx.len[tx.n] = len;
         memcpy(tx.data[tx.n], frame, len);
@@ -33,19 +37,22 @@ static void be_transmit(void *opaque, const uint8_t *frame, size_t len)
 static void be_rx_ready(void *opaque) { tx.rx_ready++; }
 static const struct aero_net_backend_ops be = {.transmit = be_transmit, .rx_ready = be_rx_ready};
 
-static void make(unsigned hl, bool event_idx)
+static void make_host(unsigned hl, bool event_idx, const struct aero_host_ops *host)
 {
     echo_back = false;
+    refill = false;
     fg_init(&g);
     memset(&tx, 0, sizeof(tx));
     struct aero_net_params p = {.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, .event_idx = event_idx,
                                 .header_len = hl, .link_up = true};
-    net = aero_net_new(&p, &fake_host_ops, &g, &be, NULL);
+    net = aero_net_new(&p, host, &g, &be, NULL);
     ck_assert_ptr_nonnull(net);
     drv_bring_up(&d, aero_net_vdev(net), &g, ~0ull);
 }
+static void make(unsigned hl, bool event_idx) { make_host(hl, event_idx, &fake_host_ops); }
 static void setup10(void) { make(10, true); }
 static void setup12(void) { make(12, false); }
+static void setup_deferred(void) { make_host(10, true, &fake_host_ops_deferred); }
 static void teardown(void)
 {
     aero_net_free(net);
@@ -210,6 +217,105 @@ START_TEST(test_net_rx_12_byte_header_num_buffers_1)
 }
 END_TEST
 
+START_TEST(test_net_rx_12_byte_header_rest_is_zero)
+{
+    uint64_t buf = rx_post(2048);
+    uint8_t f[60];
+    frame_fill(f, 60, 3);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    uint8_t zero[10] = {0};
+    ck_assert_mem_eq(fg_ptr(&g, buf), zero, 10);
+    ck_assert_mem_eq((uint8_t *)fg_ptr(&g, buf) + 12, f, 60);
+}
+END_TEST
+
+START_TEST(test_net_tx_12_byte_header_skipped)
+{
+    tx_chain(12, 60, 7, false);
+    tx_chain(12, 1522, 8, false);
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert_uint_eq(tx.n, 2);
+    uint8_t want[1522];
+    frame_fill(want, 60, 7);
+    ck_assert_uint_eq(tx.len[0], 60);
+    ck_assert_mem_eq(tx.data[0], want, 60);
+    frame_fill(want, 1522, 8);
+    ck_assert_uint_eq(tx.len[1], 1522);
+    ck_assert_mem_eq(tx.data[1], want, 1522);
+}
+END_TEST
+
+START_TEST(test_net_event_idx_off_gives_contract_v1_features)
+{
+    uint64_t want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |
+                    (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS);
+    ck_assert_uint_eq(drv_device_features(&d), want);
+}
+END_TEST
+
+START_TEST(test_net_tx_shorter_than_header_dropped_but_completed)
+{
+    uint64_t hdr = fg_alloc(&g, 8, 2);
+    struct drv_buf b = {hdr, 8, false};
+    drv_publish(&d, AERO_NET_TXQ, drv_add_chain(&d, AERO_NET_TXQ, &b, 1));
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert_uint_eq(tx.n, 0);
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_TXQ), 1);
+    ck_assert(!drv_needs_reset(&d));
+}
+END_TEST
+
+START_TEST(test_net_config_writes_ignored)
+{
+    drv_write(&d, 0x3000, 0xffffffff, 4);
+    drv_write(&d, 0x3006, 0, 2);
+    drv_write(&d, 0x3008, 7, 2);
+    ck_assert_uint_eq(drv_read(&d, 0x3000, 4), 0x12005452);
+    ck_assert_uint_eq(drv_read(&d, 0x3006, 2), VIRTIO_NET_S_LINK_UP);
+    ck_assert_uint_eq(drv_read(&d, 0x3008, 2), 1);
+}
+END_TEST
+
+START_TEST(test_net_rx_spans_several_descriptors)
+{
+    /* Header in its own 10-byte buffer, the frame across two more (small-buffer drivers). */
+    uint64_t a = fg_alloc(&g, 10, 2), b1 = fg_alloc(&g, 30, 2), b2 = fg_alloc(&g, 2000, 2);
+    struct drv_buf b[3] = {{a, 10, true}, {b1, 30, true}, {b2, 2000, true}};
+    drv_publish(&d, AERO_NET_RXQ, drv_add_chain(&d, AERO_NET_RXQ, b, 3));
+    drv_kick(&d, AERO_NET_RXQ);
+    uint8_t f[100];
+    frame_fill(f, 100, 11);
+    ck_assert_int_eq(aero_net_receive(net, f, 100), 100);
+    uint32_t len;
+    ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
+    ck_assert_uint_eq(len, 110);
+    ck_assert_mem_eq(fg_ptr(&g, b1), f, 30);
+    ck_assert_mem_eq(fg_ptr(&g, b2), f + 30, 70);
+}
+END_TEST
+
+START_TEST(test_net_tx_refilling_driver_gets_bounded_passes)
+{
+    /* CONTRACT §2: no notify makes the device do unbounded work. A driver that republishes a
+     * chain for every frame sent would keep a naive loop running forever; the device stops
+     * after one ring's worth and asks the host for another pass. */
+    refill_head = tx_chain(10, 60, 1, false);
+    refill = true;
+    drv_kick(&d, AERO_NET_TXQ);
+    unsigned sched = g.schedules;
+    aero_vdev_run_pending(aero_net_vdev(net));
+    ck_assert_uint_eq(tx.n, 256);
+    ck_assert_uint_eq(g.schedules, sched + 1); /* continues in the next pass */
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_TXQ), 256); /* published before yielding */
+    aero_vdev_run_pending(aero_net_vdev(net));
+    ck_assert_uint_eq(tx.n, 512);
+    refill = false;
+    aero_vdev_run_pending(aero_net_vdev(net));
+    ck_assert_uint_eq(tx.n, 513); /* the last republished chain, then the ring is empty */
+    ck_assert(!drv_needs_reset(&d));
+}
+END_TEST
+
 START_TEST(test_net_rx_bad_size_dropped_without_consuming_chain)
 {
     rx_post(2048);
@@ -242,14 +348,32 @@ END_TEST
 START_TEST(test_net_rx_no_buffer_backpressure_then_resume)
 {
     uint8_t f[60] = {0};
+    unsigned ready = tx.rx_ready;
     ck_assert(!aero_net_can_receive(net));
     ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
-    ck_assert_uint_eq(tx.rx_ready, 0);
+    ck_assert_uint_eq(tx.rx_ready, ready);
     rx_post(2048); /* the kick on rxq tells the host to flush what it held */
-    ck_assert_uint_eq(tx.rx_ready, 1);
+    ck_assert_uint_eq(tx.rx_ready, ready + 1);
     ck_assert(aero_net_can_receive(net));
     ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
     ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+}
+END_TEST
+
+START_TEST(test_net_frames_held_across_reset_are_flushed_after_bring_up)
+{
+    /* Frames refused before a reset (e.g. before the guest driver probes, or while a driver
+     * reloads) sit in the host's queue; after bring-up the host must be told to deliver them,
+     * or a backend that stopped reading (tap, socket) never resumes. */
+    uint8_t f[60] = {0};
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    drv_write(&d, 0x14, 0, 1); /* the driver resets the device */
+    unsigned ready = tx.rx_ready;
+    drv_bring_up(&d, aero_net_vdev(net), &g, ~0ull);
+    rx_post(2048);
+    ck_assert_uint_gt(tx.rx_ready, ready);
+    ck_assert(aero_net_can_receive(net));
+    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
 }
 END_TEST
 
@@ -360,7 +484,11 @@ static Suite *net_suite(void)
     tcase_add_test(tc, test_net_rx_bad_size_dropped_without_consuming_chain);
     tcase_add_test(tc, test_net_rx_chain_too_small_drops_frame_keeps_chain);
     tcase_add_test(tc, test_net_rx_no_buffer_backpressure_then_resume);
+    tcase_add_test(tc, test_net_frames_held_across_reset_are_flushed_after_bring_up);
     tcase_add_test(tc, test_net_rx_before_driver_ok_is_refused);
+    tcase_add_test(tc, test_net_tx_shorter_than_header_dropped_but_completed);
+    tcase_add_test(tc, test_net_config_writes_ignored);
+    tcase_add_test(tc, test_net_rx_spans_several_descriptors);
     tcase_add_test(tc, test_net_rx_event_idx_rearms_for_kick);
     tcase_add_test(tc, test_net_link_status_change_interrupts);
     tcase_add_test(tc, test_net_rx_from_inside_transmit_keeps_tx_state);
@@ -371,7 +499,14 @@ static Suite *net_suite(void)
     TCase *t12 = tcase_create("hdr12");
     tcase_add_checked_fixture(t12, setup12, teardown);
     tcase_add_test(t12, test_net_rx_12_byte_header_num_buffers_1);
+    tcase_add_test(t12, test_net_rx_12_byte_header_rest_is_zero);
+    tcase_add_test(t12, test_net_tx_12_byte_header_skipped);
+    tcase_add_test(t12, test_net_event_idx_off_gives_contract_v1_features);
     suite_add_tcase(s, t12);
+    TCase *td = tcase_create("deferred_host");
+    tcase_add_checked_fixture(td, setup_deferred, teardown);
+    tcase_add_test(td, test_net_tx_refilling_driver_gets_bounded_passes);
+    suite_add_tcase(s, td);
     return s;
 }
 

@@ -240,6 +240,31 @@ START_TEST(test_no_event_idx_never_writes_avail_event)
 }
 END_TEST
 
+START_TEST(test_no_event_idx_never_reads_used_event)
+{
+    /* A used_event that would suppress every interrupt under EVENT_IDX must not matter. */
+    for (int i = 0; i < 4; i++) {
+        drv_isr(&d);
+        drv_set_used_event(&d, 0, 0x7fff);
+        add_simple();
+        drv_kick(&d, 0);
+        ck_assert_int_eq(g.intx, 1);
+    }
+}
+END_TEST
+
+START_TEST(test_ring_avail_idx_going_backwards_is_needs_reset)
+{
+    add_simple();
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 1);
+    drv_set_avail_idx(&d, 0, 0); /* 0xffff entries "ahead" of what was consumed */
+    drv_kick(&d, 0);
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(ec.popped, 1);
+}
+END_TEST
+
 START_TEST(test_event_idx_ignores_no_interrupt_flag)
 {
     drv_set_avail_flags(&d, 0, VRING_AVAIL_F_NO_INTERRUPT);
@@ -256,6 +281,27 @@ START_TEST(test_event_idx_writes_avail_event_after_processing)
         add_simple();
     drv_kick(&d, 0);
     ck_assert_uint_eq(drv_avail_event(&d, 0), 3);
+}
+END_TEST
+
+START_TEST(test_event_idx_avail_event_wraps)
+{
+    /* avail_event follows the next index to pop through 65535 and back to 0. */
+    for (unsigned i = 0; i < 65534; i++) {
+        add_simple();
+        drv_kick(&d, 0);
+        drv_get_used(&d, 0, NULL, NULL);
+    }
+    ck_assert_uint_eq(drv_avail_event(&d, 0), 65534);
+    add_simple();
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(drv_avail_event(&d, 0), 65535);
+    add_simple();
+    add_simple();
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(drv_avail_event(&d, 0), 1);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), 1);
+    ck_assert(!drv_needs_reset(&d));
 }
 END_TEST
 
@@ -546,10 +592,11 @@ START_TEST(test_broken_device_ignores_notifies_until_reset)
 }
 END_TEST
 
-static void enable_with(uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
+static void enable_with_features(uint64_t features, uint16_t size, uint64_t desc, uint64_t avail,
+                                 uint64_t used)
 {
     drv_write(&d, 0x14, 0, 1);
-    drv_negotiate(&d, 1ull << VIRTIO_F_VERSION_1);
+    drv_negotiate(&d, features);
     drv_write(&d, 0x16, 0, 2);
     drv_write(&d, 0x18, size, 2);
     drv_write(&d, 0x20, desc, 8);
@@ -557,6 +604,33 @@ static void enable_with(uint16_t size, uint64_t desc, uint64_t avail, uint64_t u
     drv_write(&d, 0x30, used, 8);
     drv_write(&d, 0x1c, 1, 2);
 }
+
+static void enable_with(uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
+{
+    enable_with_features(1ull << VIRTIO_F_VERSION_1, size, desc, avail, used);
+}
+
+/* CONTRACT (EVENT_IDX extension): without bit 29 the rings have the no-event sizes, so rings
+ * that end exactly at the end of guest memory are valid; with it they need two more bytes. */
+START_TEST(test_queue_enable_ring_sizes_follow_event_idx)
+{
+    uint64_t end = g.base + g.size;
+    uint64_t used_len = 4 + 8ull * QSIZE, avail_len = 4 + 2ull * QSIZE;
+    enable_with(QSIZE, g.base, end - used_len - 64, end - used_len);
+    ck_assert(!drv_needs_reset(&d));
+    enable_with(QSIZE, g.base, end - avail_len, g.base + 0x1000);
+    ck_assert(!drv_needs_reset(&d));
+    uint64_t ev = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_EVENT_IDX);
+    enable_with_features(ev, QSIZE, g.base, g.base + 0x1000, end - used_len);
+    ck_assert(drv_needs_reset(&d)); /* avail_event would lie outside guest memory */
+    enable_with_features(ev, QSIZE, g.base, end - avail_len, g.base + 0x1000);
+    ck_assert(drv_needs_reset(&d)); /* used_event would lie outside guest memory */
+    enable_with_features(ev, QSIZE, g.base, end - avail_len - 2, g.base + 0x1000);
+    ck_assert(!drv_needs_reset(&d)); /* avail ring with used_event ends exactly at the end */
+    enable_with_features(ev, QSIZE, g.base, g.base + 0x1000, end - used_len - 4);
+    ck_assert(!drv_needs_reset(&d)); /* used ring + avail_event (+2 bytes for alignment) */
+}
+END_TEST
 
 START_TEST(test_queue_enable_size_zero_is_needs_reset)
 {
@@ -654,7 +728,6 @@ static Suite *vring_suite(void)
     Suite *s = suite_create("vring");
     TCase *tp = tcase_create("plain");
     tcase_add_checked_fixture(tp, setup_plain, teardown);
-    tcase_set_timeout(tp, 0);
     tcase_add_test(tp, test_ring_direct_chain_round_trip);
     tcase_add_test(tp, test_ring_indirect_chain);
     tcase_add_test(tp, test_ring_direct_prefix_then_indirect);
@@ -664,6 +737,9 @@ static Suite *vring_suite(void)
     tcase_add_test(tp, test_ring_unaligned_buffers_are_legal);
     tcase_add_test(tp, test_no_interrupt_flag_honoured_without_event_idx);
     tcase_add_test(tp, test_no_event_idx_never_writes_avail_event);
+    tcase_add_test(tp, test_no_event_idx_never_reads_used_event);
+    tcase_add_test(tp, test_ring_avail_idx_going_backwards_is_needs_reset);
+    tcase_add_test(tp, test_queue_enable_ring_sizes_follow_event_idx);
     tcase_add_test(tp, test_ring_desc_loop_is_needs_reset);
     tcase_add_test(tp, test_ring_self_loop_is_needs_reset);
     tcase_add_test(tp, test_ring_chain_longer_than_queue_is_needs_reset);
@@ -695,9 +771,9 @@ static Suite *vring_suite(void)
 
     TCase *te = tcase_create("event_idx");
     tcase_add_checked_fixture(te, setup_event, teardown);
-    tcase_set_timeout(te, 0);
     tcase_add_test(te, test_event_idx_ignores_no_interrupt_flag);
     tcase_add_test(te, test_event_idx_writes_avail_event_after_processing);
+    tcase_add_test(te, test_event_idx_avail_event_wraps);
     tcase_add_test(te, test_event_idx_used_event_decides_interrupt);
     tcase_add_test(te, test_event_idx_around_wrap);
     tcase_add_test(te, test_event_idx_batch_spanning_used_event);
