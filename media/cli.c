@@ -1,5 +1,7 @@
-/* aero-media: command-line front end. One GOptionContext per subcommand; every failure is one
- * line on stderr ("aero-media: <file>: <problem>") and a non-zero exit status.
+/* aero-media: command-line front end. One GOptionContext per subcommand; progress messages become
+ * a bar on a terminal, periodic lines otherwise, nothing with --quiet. Exit status: 0 success,
+ * 1 failure (one line on stderr: "aero-media: <file>: <problem>"), 2 usage error; a signal removes
+ * the temporary files first (128 + signal number).
  */
 #include "driver_iso.h"
 #include "inf.h"
@@ -7,13 +9,129 @@
 #include "win7.h"
 
 #include <locale.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#define EXIT_USAGE 2
 
 static int fail(GError *e)
 {
     g_printerr("aero-media: %s\n", e->message);
     g_error_free(e);
     return 1;
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    g_printerr("aero-media %s: %s (see --help)\n", cmd, msg);
+    return EXIT_USAGE;
+}
+
+/* ---- progress on stderr ---------------------------------------------------------------------- */
+
+typedef struct {
+    gboolean tty;
+    gint64 step_start, last_line;
+    int last_decile;
+} Term;
+
+static char *human(guint64 b)
+{
+    return g_format_size_full(b, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+static void render(const MediaProgressInfo *i, void *user)
+{
+    Term *t = user;
+    gint64 now = g_get_monotonic_time();
+    int pct = i->total ? (int)(i->done * 100 / i->total) : 0;
+    g_autofree char *done = human(i->done), *total = human(i->total);
+    switch (i->msg) {
+    case MEDIA_PROGRESS_NOTE:
+        g_printerr("%s\n", i->text);
+        return;
+    case MEDIA_PROGRESS_BEGIN:
+        t->step_start = t->last_line = now;
+        t->last_decile = 0;
+        if (!t->tty)
+            g_printerr("%s%s%s%s\n", i->text, i->total ? " (" : "", i->total ? total : "", i->total ? ")" : "");
+        G_GNUC_FALLTHROUGH; /* a terminal shows the empty bar at once */
+    case MEDIA_PROGRESS_BYTES:
+        if (t->tty) {
+            char bar[31];
+            int fill = i->total ? (int)(i->done * 30 / i->total) : 0;
+            memset(bar, '#', (size_t)fill);
+            memset(bar + fill, '.', (size_t)(30 - fill));
+            bar[30] = '\0';
+            if (i->total)
+                g_printerr("\r\033[K%s [%s] %3d%% %s/%s", i->text, bar, pct, done, total);
+            else
+                g_printerr("\r\033[K%s %s", i->text, done);
+        } else if (i->msg == MEDIA_PROGRESS_BYTES && i->total && pct / 10 > t->last_decile &&
+                   now - t->last_line >= G_USEC_PER_SEC) {
+            /* a log gets a line per 10%, at most one a second */
+            t->last_decile = pct / 10;
+            t->last_line = now;
+            g_printerr("  %s: %d%% (%s of %s)\n", i->text, pct, done, total);
+        }
+        return;
+    case MEDIA_PROGRESS_END: {
+        double secs = (double)(now - t->step_start) / G_USEC_PER_SEC;
+        if (t->tty)
+            g_printerr("\r\033[K%s: done, %s in %.1f s\n", i->text, done, secs);
+        else
+            g_printerr("  %s: 100%%, %s in %.1f s\n", i->text, done, secs);
+        return;
+    }
+    }
+}
+
+/* ---- signals ------------------------------------------------------------------------------------ */
+
+static sigset_t stop_signals;
+
+/* Every other thread has these signals blocked; this one takes them, removes what the running
+ * command registered as temporary, and ends the process the way the signal would. */
+static gpointer signal_thread(gpointer data)
+{
+    int sig = 0;
+    (void)data;
+    if (sigwait(&stop_signals, &sig) != 0)
+        return NULL;
+    media_cleanup_run();
+    g_printerr("aero-media: stopped by signal %d; temporary files removed\n", sig);
+    _exit(128 + sig);
+}
+
+static void watch_signals(void)
+{
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    g_thread_unref(g_thread_new("aero-media-signals", signal_thread, NULL));
+}
+
+typedef struct {
+    Term term;
+    MediaProgress *p;
+} Reporter;
+
+/* NULL when quiet: the library treats a NULL reporter as "say nothing". */
+static MediaProgress *reporter(Reporter *r, gboolean quiet)
+{
+    r->term.tty = isatty(STDERR_FILENO);
+    r->p = quiet ? NULL : media_progress_new(render, &r->term);
+    return r->p;
 }
 
 static gboolean parse_arch(const char *s, guint *out)
@@ -36,7 +154,7 @@ static int cmd_driver_iso(int argc, char **argv)
     GOptionEntry entries[] = {
         {"drivers", 'd', 0, G_OPTION_ARG_FILENAME, &drivers, "Driver tree: a folder or an ISO (virtio-win, Aero bundle)", "PATH"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "ISO to write", "OUT.iso"},
-        {"require-arch", 0, 0, G_OPTION_ARG_STRING, &arch, "Architectures that must be complete: both (default), x86, amd64", "ARCH"},
+        {"require-arch", 0, 0, G_OPTION_ARG_STRING, &arch, "Architectures to put on the ISO, each with blk and net: both (default), x86 or amd64 (x64)", "ARCH"},
         {"allow-unsigned", 0, 0, G_OPTION_ARG_NONE, &allow_unsigned, "Accept packages without a catalog (.cat)", NULL},
         {"volid", 0, 0, G_OPTION_ARG_STRING, &volid, "Volume ID (default AERO_DRIVERS)", "ID"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL},
@@ -50,21 +168,24 @@ static int cmd_driver_iso(int argc, char **argv)
         "blk (PCI\\VEN_1AF4&DEV_1042) and net (DEV_1041) are required for every required arch;\n"
         "input (DEV_1052) and snd (DEV_1059) are taken when present.");
     GError *e = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &e))
-        return fail(e);
-    if (!drivers || !output) {
-        g_printerr("aero-media driver-iso: --drivers and --output are required (see --help)\n");
-        return 2;
+    if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
+        int rc = usage_error("driver-iso", "%s", e->message);
+        g_error_free(e);
+        return rc;
     }
+    if (argc > 1)
+        return usage_error("driver-iso", "unexpected argument '%s'", argv[1]);
+    if (!drivers || !output)
+        return usage_error("driver-iso", "--drivers and --output are required");
+    Reporter r;
     MediaDriverIsoOptions o = {.drivers = drivers, .output = output, .allow_unsigned = allow_unsigned,
-                               .volid = volid, .quiet = quiet};
-    if (!parse_arch(arch, &o.archs)) {
-        g_printerr("aero-media driver-iso: --require-arch must be both, x86 or amd64\n");
-        return 2;
-    }
-    if (!media_driver_iso(&o, &e))
-        return fail(e);
-    return 0;
+                               .volid = volid};
+    if (!parse_arch(arch, &o.archs))
+        return usage_error("driver-iso", "--require-arch must be both, x86 or amd64");
+    o.progress = reporter(&r, quiet);
+    gboolean ok = media_driver_iso(&o, &e);
+    media_progress_free(r.p);
+    return ok ? 0 : fail(e);
 }
 
 static int cmd_win7(int argc, char **argv)
@@ -93,38 +214,40 @@ static int cmd_win7(int argc, char **argv)
         "TrustedPublisher, the blk driver pre-seeded as boot-critical, and (install images) every\n"
         "driver package staged for PnP; every BCD store and BCD-Template gets the signing policy;\n"
         "autounattend.xml points Setup at the drivers. An existing autounattend.xml is kept unless\n"
-        "--unattend is given. BIOS and UEFI boot entries of the input are kept.");
+        "--unattend is given (--unattend none removes it). BIOS and UEFI boot entries of the input are kept.");
     GError *e = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &e))
-        return fail(e);
-    if (!iso || !drivers || !output) {
-        g_printerr("aero-media win7: --iso, --drivers and --output are required (see --help)\n");
-        return 2;
+    if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
+        int rc = usage_error("win7", "%s", e->message);
+        g_error_free(e);
+        return rc;
     }
+    if (argc > 1)
+        return usage_error("win7", "unexpected argument '%s'", argv[1]);
+    if (!iso || !drivers || !output)
+        return usage_error("win7", "--iso, --drivers and --output are required");
+    Reporter r;
     MediaWin7Options o = {.iso = iso, .drivers = drivers, .output = output, .cert = cert,
                           .signing = MEDIA_SIGNING_TESTSIGNING, .index_spec = index,
                           .unattend = MEDIA_UNATTEND_DRIVERS, .unattend_given = unattend != NULL,
-                          .product_key = key, .volid = volid, .allow_unsigned = allow_unsigned,
-                          .quiet = quiet};
+                          .product_key = key, .volid = volid, .allow_unsigned = allow_unsigned};
     if (signing && !strcmp(signing, "nointegritychecks"))
         o.signing = MEDIA_SIGNING_NOINTEGRITYCHECKS;
     else if (signing && !strcmp(signing, "none"))
         o.signing = MEDIA_SIGNING_NONE;
-    else if (signing && strcmp(signing, "testsigning")) {
-        g_printerr("aero-media win7: --signing must be testsigning, nointegritychecks or none\n");
-        return 2;
-    }
+    else if (signing && strcmp(signing, "testsigning"))
+        return usage_error("win7", "--signing must be testsigning, nointegritychecks or none");
     if (unattend && !strcmp(unattend, "none"))
         o.unattend = MEDIA_UNATTEND_NONE;
     else if (unattend && !strcmp(unattend, "full"))
         o.unattend = MEDIA_UNATTEND_FULL;
-    else if (unattend && strcmp(unattend, "drivers")) {
-        g_printerr("aero-media win7: --unattend must be drivers, full or none\n");
-        return 2;
-    }
-    if (!media_win7(&o, &e))
-        return fail(e);
-    return 0;
+    else if (unattend && strcmp(unattend, "drivers"))
+        return usage_error("win7", "--unattend must be drivers, full or none");
+    if (key && o.unattend != MEDIA_UNATTEND_FULL)
+        return usage_error("win7", "--product-key needs --unattend full");
+    o.progress = reporter(&r, quiet);
+    gboolean ok = media_win7(&o, &e);
+    media_progress_free(r.p);
+    return ok ? 0 : fail(e);
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -132,27 +255,32 @@ static int cmd_verify(int argc, char **argv)
     g_autofree char *manifest = NULL;
     gboolean quiet = FALSE;
     GOptionEntry entries[] = {
-        {"manifest", 'm', 0, G_OPTION_ARG_FILENAME, &manifest, "Manifest of the run (default: OUT.iso.manifest.json)", "FILE"},
+        {"manifest", 'm', 0, G_OPTION_ARG_FILENAME, &manifest, "Manifest of the run (default: OUT.iso.manifest.json if it exists)", "FILE"},
         {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print failures only", NULL},
         {NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("OUT.iso - check a patched ISO");
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(ctx,
-        "Re-opens the ISO with xorriso, wimlib and hivex and checks, image by image: BCD signing\n"
-        "policy, certificate entries (Blob parsed back to the DER), boot-critical storage service\n"
-        "and CriticalDeviceDatabase, the driver binary in System32\\drivers, staged drivers,\n"
-        "El Torito entries, driver file hashes and autounattend.xml paths. Exit status 1 on any miss.");
+        "Re-opens the ISO with libisofs, wimlib and hivex and checks what the image itself shows:\n"
+        "every boot.wim image and the install.wim images carrying the drivers (storage service and\n"
+        "CriticalDeviceDatabase in every ControlSet, the driver binary equal to the staged package's,\n"
+        "certificates, DevicePath, Windows\\AeroDrivers, BCD-Template), every BCD store present, the\n"
+        "staged packages (valid for the media's architecture), El Torito entries and autounattend.xml.\n"
+        "A manifest adds the output hash, the input's boot entries, the signing policy, the\n"
+        "certificate and file hashes. Exit status 1 on any miss.");
     GError *e = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &e))
-        return fail(e);
-    if (argc != 2) {
-        g_printerr("aero-media verify: give exactly one ISO (see --help)\n");
-        return 2;
+    if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
+        int rc = usage_error("verify", "%s", e->message);
+        g_error_free(e);
+        return rc;
     }
-    if (!media_verify(argv[1], manifest, quiet, &e))
-        return fail(e);
-    return 0;
+    if (argc != 2)
+        return usage_error("verify", "give exactly one ISO");
+    Reporter r;
+    gboolean ok = media_verify(argv[1], manifest, quiet, reporter(&r, quiet), &e);
+    media_progress_free(r.p);
+    return ok ? 0 : fail(e);
 }
 
 static const struct {
@@ -161,7 +289,7 @@ static const struct {
 } commands[] = {
     {"driver-iso", "validate driver packages and write a driver ISO", cmd_driver_iso},
     {"win7", "patch a Windows 7 install ISO (drivers, certificate, BCD, unattend)", cmd_win7},
-    {"verify", "check a patched ISO against its manifest", cmd_verify},
+    {"verify", "check a patched ISO (with its manifest, if any)", cmd_verify},
 };
 
 static void usage(void)
@@ -177,8 +305,9 @@ int main(int argc, char **argv)
     setlocale(LC_ALL, "");
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage();
-        return argc < 2 ? 2 : 0;
+        return argc < 2 ? EXIT_USAGE : 0;
     }
+    watch_signals();
     if (!strcmp(argv[1], "--version")) {
         g_print("aero-media %s\n", MEDIA_VERSION);
         return 0;
@@ -193,5 +322,5 @@ int main(int argc, char **argv)
     }
     g_printerr("aero-media: unknown command '%s'\n", argv[1]);
     usage();
-    return 2;
+    return EXIT_USAGE;
 }

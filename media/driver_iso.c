@@ -23,7 +23,7 @@ static gboolean copy_package(const MediaPackage *p, const char *dest, JsonBuilde
                 g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot create", dstdir);
             return FALSE;
         }
-        g_autofree char *sha = media_sha256_file(dst, error);
+        g_autofree char *sha = media_sha256_file(dst, NULL, error);
         if (!sha)
             return FALSE;
         g_autofree char *isopath = g_strdup_printf("%s/%s", iso_prefix, rel);
@@ -76,22 +76,31 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     g_autoptr(JsonNode) root_node = NULL;
     g_autoptr(GError) scan_err = NULL; /* declared before the first goto (cleanup attribute) */
     MediaScanOptions so;
-    MediaIsoWriteOptions wo;
+    MediaIsoWrite wo = {.progress = o->progress};
     g_autoptr(GPtrArray) packages = NULL;
     g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
     const char *root = o->drivers;
+    MediaProgress *p = o->progress;
 
     if (media_same_file(o->drivers, o->output)) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input",
                     o->output);
         return FALSE;
     }
+    if (g_file_test(o->output, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: is a folder", o->output);
+        return FALSE;
+    }
     if (g_file_test(o->drivers, G_FILE_TEST_IS_REGULAR)) {
-        extracted = g_dir_make_tmp("aero-media-drivers-XXXXXX", error);
-        if (!extracted)
+        MediaIso *iso = media_iso_open(o->drivers, error);
+        if (!iso)
             return FALSE;
-        media_progress(o->quiet, "extracting %s", o->drivers);
-        if (!media_iso_extract(o->drivers, extracted, error))
+        extracted = g_dir_make_tmp("aero-media-drivers-XXXXXX", error);
+        if (extracted)
+            media_cleanup_add(extracted);
+        gboolean got = extracted && media_iso_extract_all(iso, extracted, p, error);
+        media_iso_close(iso);
+        if (!got)
             goto out;
         root = extracted;
     } else if (!g_file_test(o->drivers, G_FILE_TEST_IS_DIR)) {
@@ -99,7 +108,7 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         return FALSE;
     }
 
-    media_progress(o->quiet, "scanning %s for driver packages", o->drivers);
+    media_progress_note(p, "scanning %s for driver packages", o->drivers);
     so.archs = so.required_archs = o->archs;
     so.allow_unsigned = o->allow_unsigned;
     packages = media_drivers_scan(root, &so, notes, &scan_err);
@@ -110,15 +119,16 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         g_set_error_literal(error, scan_err->domain, scan_err->code, msg);
         goto out;
     }
-    for (guint i = 0; i < notes->len && !o->quiet; i++) {
+    for (guint i = 0; i < notes->len; i++) {
         g_autofree char *n = extracted ? media_replace_prefix(g_ptr_array_index(notes, i), extracted, o->drivers)
                                        : g_strdup(g_ptr_array_index(notes, i));
-        g_printerr("  note: %s\n", n);
+        media_progress_note(p, "  note: %s", n);
     }
 
     staging = g_dir_make_tmp("aero-media-staging-XXXXXX", error);
     if (!staging)
         goto out;
+    media_cleanup_add(staging);
     json_builder_begin_object(b);
     add_member(b, "tool", "aero-media " MEDIA_VERSION);
     add_member(b, "contract", "AERO-W7-VIRTIO v1");
@@ -126,34 +136,33 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     json_builder_set_member_name(b, "packages");
     json_builder_begin_array(b);
     for (guint i = 0; i < packages->len; i++) {
-        const MediaPackage *p = g_ptr_array_index(packages, i);
-        g_autofree char *prefix = g_strdup_printf("win7/%s/%s", media_arch_name(p->arch), p->name);
-        g_autofree char *dest = g_build_filename(staging, "win7", media_arch_name(p->arch), p->name, NULL);
-        media_progress(o->quiet, "  %-5s %-5s %-12s service %-16s %s%s", media_device_name(p->device),
-                       media_arch_name(p->arch), p->name, p->service,
-                       p->rev01_gated ? "REV_01-gated" : "not REV_01-gated",
-                       p->catalog ? "" : ", unsigned");
+        const MediaPackage *pk = g_ptr_array_index(packages, i);
+        g_autofree char *prefix = g_strdup_printf("win7/%s/%s", media_arch_name(pk->arch), pk->name);
+        g_autofree char *dest = g_build_filename(staging, "win7", media_arch_name(pk->arch), pk->name, NULL);
+        media_progress_note(p, "  %-5s %-5s %-12s service %-16s %s%s", media_device_name(pk->device),
+                            media_arch_name(pk->arch), pk->name, pk->service,
+                            pk->rev01_gated ? "REV_01-gated" : "not REV_01-gated", pk->catalog ? "" : ", unsigned");
         json_builder_begin_object(b);
-        add_member(b, "device", media_device_name(p->device));
-        add_member(b, "arch", media_arch_name(p->arch));
-        add_member(b, "name", p->name);
-        g_autofree char *infpath = g_strdup_printf("%s/%s", prefix, p->inf);
+        add_member(b, "device", media_device_name(pk->device));
+        add_member(b, "arch", media_arch_name(pk->arch));
+        add_member(b, "name", pk->name);
+        g_autofree char *infpath = g_strdup_printf("%s/%s", prefix, pk->inf);
         add_member(b, "inf", infpath);
-        add_member(b, "service", p->service);
-        add_member(b, "load_order_group", p->group);
-        add_member(b, "class", p->klass);
-        add_member(b, "class_guid", p->class_guid);
-        add_member(b, "driver_ver", p->driver_ver);
-        g_autofree char *cat = p->catalog ? g_strdup_printf("%s/%s", prefix, p->catalog) : NULL;
+        add_member(b, "service", pk->service);
+        add_member(b, "load_order_group", pk->group);
+        add_member(b, "class", pk->klass);
+        add_member(b, "class_guid", pk->class_guid);
+        add_member(b, "driver_ver", pk->driver_ver);
+        g_autofree char *cat = pk->catalog ? g_strdup_printf("%s/%s", prefix, pk->catalog) : NULL;
         add_member(b, "catalog", cat);
-        g_autofree char *sys = g_strdup_printf("%s/%s", prefix, p->sys);
+        g_autofree char *sys = g_strdup_printf("%s/%s", prefix, pk->sys);
         add_member(b, "sys", sys);
-        add_string_array(b, "hardware_ids", p->contract_hwids);
+        add_string_array(b, "hardware_ids", pk->contract_hwids);
         json_builder_set_member_name(b, "rev01_gated");
-        json_builder_add_boolean_value(b, p->rev01_gated);
+        json_builder_add_boolean_value(b, pk->rev01_gated);
         json_builder_set_member_name(b, "files");
         json_builder_begin_array(b);
-        if (!copy_package(p, dest, b, prefix, error))
+        if (!copy_package(pk, dest, b, prefix, error))
             goto out;
         json_builder_end_array(b);
         json_builder_end_object(b);
@@ -171,17 +180,20 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         goto out;
     media_set_tree_times(staging);
 
-    media_progress(o->quiet, "writing %s", o->output);
     wo.volid = o->volid ? o->volid : "AERO_DRIVERS";
-    wo.quiet = o->quiet;
-    if (!media_iso_write_data(staging, o->output, &wo, error))
+    if (!media_iso_write_dir(staging, o->output, &wo, error))
         goto out;
-    media_progress(o->quiet, "wrote %s: %u package(s)", o->output, packages->len);
+    media_progress_note(p, "wrote %s: %u package(s), SHA-256 %s", o->output, packages->len, wo.sha256);
     ok = TRUE;
 out:
-    if (extracted)
+    g_free(wo.sha256);
+    if (extracted) {
         media_rm_rf(extracted);
-    if (staging)
+        media_cleanup_remove(extracted);
+    }
+    if (staging) {
         media_rm_rf(staging);
+        media_cleanup_remove(staging);
+    }
     return ok;
 }

@@ -115,6 +115,62 @@ static guint folder_archs(const char *root, const char *inf_path, gboolean *pref
     return hint;
 }
 
+/* Folders that name an architecture or a Windows release rather than a package. */
+static gboolean layout_folder(const char *name)
+{
+    g_autofree char *l = g_ascii_strdown(name, -1);
+    static const char *const fixed[] = {"amd64", "x64", "x86", "i386", "xp", "vista", "2k3", "2k8", "2k8r2"};
+    for (guint i = 0; i < G_N_ELEMENTS(fixed); i++)
+        if (!strcmp(l, fixed[i]))
+            return TRUE;
+    /* w7, win7, w10, win8.1, 2k12, 2k12r2, 2k16 ... */
+    const char *d = g_str_has_prefix(l, "win") ? l + 3 : g_str_has_prefix(l, "w") ? l + 1
+                    : g_str_has_prefix(l, "2k") ? l + 2 : NULL;
+    if (!d || !g_ascii_isdigit(*d))
+        return FALSE;
+    while (g_ascii_isdigit(*d) || *d == '.')
+        d++;
+    return !*d || !strcmp(d, "r2");
+}
+
+/* The package's name on the output media: its folder's, unless the folder is a layout folder or
+ * holds several INFs (then every INF is its own package, named after the INF). */
+static char *package_name(const char *dir, const char *inf, guint infs_in_dir)
+{
+    g_autofree char *base = g_path_get_basename(dir);
+    if (infs_in_dir > 1 || layout_folder(base))
+        return g_ascii_strdown(inf, (gssize)strlen(inf) - 4);
+    return g_ascii_strdown(base, -1);
+}
+
+static guint count_infs_in_dir(GPtrArray *infs, const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    guint n = 0;
+    for (guint i = 0; i < infs->len; i++) {
+        g_autofree char *d = g_path_get_dirname(g_ptr_array_index(infs, i));
+        n += !strcmp(d, dir);
+    }
+    return n;
+}
+
+/* What an INF without a contract hardware ID was probably meant to drive, from its Class. */
+static int device_by_class(MediaInf *inf)
+{
+    const char *cls = media_inf_version(inf, "Class");
+    if (!cls)
+        return -1;
+    if (!g_ascii_strcasecmp(cls, "SCSIAdapter") || !g_ascii_strcasecmp(cls, "HDC"))
+        return MEDIA_DEV_BLK;
+    if (!g_ascii_strcasecmp(cls, "Net"))
+        return MEDIA_DEV_NET;
+    if (!g_ascii_strcasecmp(cls, "HIDClass") || !g_ascii_strcasecmp(cls, "Keyboard") || !g_ascii_strcasecmp(cls, "Mouse"))
+        return MEDIA_DEV_INPUT;
+    if (!g_ascii_strcasecmp(cls, "MEDIA"))
+        return MEDIA_DEV_SND;
+    return -1;
+}
+
 static gboolean hwid_is(const char *hwid, const char *prefix)
 {
     gsize n = strlen(prefix);
@@ -122,7 +178,7 @@ static gboolean hwid_is(const char *hwid, const char *prefix)
 }
 
 /* Validate one INF for one arch; NULL + error when the package is broken. */
-static MediaPackage *build_package(const char *inf_path, MediaInf *inf,
+static MediaPackage *build_package(const char *inf_path, MediaInf *inf, guint infs_in_dir,
                                    MediaArch arch, MediaDevice dev, GPtrArray *hwids,
                                    const MediaScanOptions *opt, GPtrArray *notes, GError **error)
 {
@@ -145,13 +201,7 @@ static MediaPackage *build_package(const char *inf_path, MediaInf *inf,
             all_rev01 = FALSE;
     }
     p->rev01_gated = all_rev01;
-    g_autofree char *base = g_path_get_basename(p->dir);
-    g_autofree char *infname = g_strndup(p->inf, strlen(p->inf) - 4);
-    /* Arch folders (amd64, x64, x86) are not names: use the INF's base name then. */
-    g_autofree char *low = g_ascii_strdown(base, -1);
-    gboolean archdir = !strcmp(low, "amd64") || !strcmp(low, "x64") || !strcmp(low, "x86") ||
-                       !strcmp(low, "i386");
-    p->name = g_ascii_strdown(archdir ? infname : base, -1);
+    p->name = package_name(p->dir, p->inf, infs_in_dir);
 
     const char *cls = media_inf_version(inf, "Class");
     const char *guid = media_inf_version(inf, "ClassGUID");
@@ -224,6 +274,13 @@ static MediaPackage *build_package(const char *inf_path, MediaInf *inf,
     return p;
 }
 
+static void free_skipped(GPtrArray *lists[MEDIA_DEV_COUNT][2])
+{
+    for (int d = 0; d < MEDIA_DEV_COUNT; d++)
+        for (int a = 0; a < 2; a++)
+            g_ptr_array_unref(lists[d][a]);
+}
+
 GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, GPtrArray *notes,
                               GError **error)
 {
@@ -243,6 +300,11 @@ GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, 
     /* best[device][arch-1]; preferred folders (w7) win, then the first in sorted order */
     MediaPackage *best[MEDIA_DEV_COUNT][2] = {{NULL}};
     gboolean best_pref[MEDIA_DEV_COUNT][2] = {{FALSE}};
+    /* INFs skipped for lacking a contract hardware ID, by the device their Class suggests */
+    GPtrArray *no_hwid[MEDIA_DEV_COUNT][2];
+    for (int d = 0; d < MEDIA_DEV_COUNT; d++)
+        for (int a = 0; a < 2; a++)
+            no_hwid[d][a] = g_ptr_array_new_with_free_func(g_free);
     GPtrArray *out;
     for (guint i = 0; i < infs->len; i++) {
         const char *path = g_ptr_array_index(infs, i);
@@ -271,6 +333,11 @@ GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, 
             if (dev < 0) {
                 g_ptr_array_add(notes, g_strdup_printf("%s: no contract hardware ID for %s; skipped",
                                                        path, media_arch_name(a)));
+                int guess = device_by_class(inf);
+                if (guess >= 0)
+                    g_ptr_array_add(no_hwid[guess][a == MEDIA_ARCH_AMD64],
+                                    g_strdup_printf("%s (it names %s)", path,
+                                                    hw->len ? (char *)g_ptr_array_index(hw, 0) : "no hardware ID"));
                 g_ptr_array_unref(hw);
                 continue;
             }
@@ -281,7 +348,7 @@ GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, 
                 g_ptr_array_unref(hw);
                 continue;
             }
-            MediaPackage *p = build_package(path, inf, a, dev, hw, opt, notes, &e);
+            MediaPackage *p = build_package(path, inf, count_infs_in_dir(infs, path), a, dev, hw, opt, notes, &e);
             g_ptr_array_unref(hw);
             if (!p) {
                 media_inf_free(inf);
@@ -298,23 +365,45 @@ GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, 
     for (int d = 0; d < MEDIA_DEV_COUNT; d++) {
         for (MediaArch a = MEDIA_ARCH_X86; a <= MEDIA_ARCH_AMD64; a <<= 1) {
             if (devices[d].required && (opt->required_archs & a) && !best[d][a == MEDIA_ARCH_AMD64]) {
+                GPtrArray *skipped = no_hwid[d][a == MEDIA_ARCH_AMD64];
+                g_autofree char *why = NULL;
+                if (skipped->len) {
+                    g_ptr_array_add(skipped, NULL);
+                    g_autofree char *list = g_strjoinv(", ", (char **)skipped->pdata);
+                    why = g_strdup_printf("; not used for lack of the contract hardware ID: %s", list);
+                }
                 g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                            "%s: no driver package for %s (%s) on %s", root_in, devices[d].name,
-                            devices[d].hwid, media_arch_name(a));
+                            "%s: no driver package for %s (%s) on %s%s", root_in, devices[d].name,
+                            devices[d].hwid, media_arch_name(a), why ? why : "");
                 goto fail;
             }
         }
     }
     out = g_ptr_array_new_with_free_func((GDestroyNotify)media_package_free);
-    for (MediaArch a = MEDIA_ARCH_X86; a <= MEDIA_ARCH_AMD64; a <<= 1)
-        for (int d = 0; d < MEDIA_DEV_COUNT; d++)
-            if (best[d][a == MEDIA_ARCH_AMD64])
-                g_ptr_array_add(out, best[d][a == MEDIA_ARCH_AMD64]);
+    for (MediaArch a = MEDIA_ARCH_X86; a <= MEDIA_ARCH_AMD64; a <<= 1) {
+        for (int d = 0; d < MEDIA_DEV_COUNT; d++) {
+            MediaPackage *p = best[d][a == MEDIA_ARCH_AMD64];
+            if (!p)
+                continue;
+            /* two packages of one architecture never share a folder on the media */
+            for (int d2 = 0; d2 < d; d2++) {
+                MediaPackage *q = best[d2][a == MEDIA_ARCH_AMD64];
+                if (q && !strcmp(q->name, p->name)) {
+                    char *n = g_strdup_printf("%s-%s", p->name, devices[d].name);
+                    g_free(p->name);
+                    p->name = n;
+                }
+            }
+            g_ptr_array_add(out, p);
+        }
+    }
+    free_skipped(no_hwid);
     return out;
 
 fail:
     for (int d = 0; d < MEDIA_DEV_COUNT; d++)
         for (int a = 0; a < 2; a++)
             media_package_free(best[d][a]);
+    free_skipped(no_hwid);
     return NULL;
 }

@@ -1,4 +1,17 @@
-/* ISO access through xorriso (see iso.h). */
+/* ISO 9660 images through libisofs (see iso.h).
+ *
+ * Reading: the image is imported once (tree, boot catalog, system area); file data is read
+ * straight from the image file through each file's extents, so big files are copied with
+ * copy_file_range and never pass through libisofs' 2 KiB block reads.
+ *
+ * Writing: libisofs generates the image on its own thread into a ring buffer; this thread takes it
+ * out in big chunks, writes them (holes for all-zero chunks) while a second thread hashes them.
+ * A patched file (MEDIA_ISO_PATCH) is a custom IsoStream that reads the changed ranges from the
+ * local work copy and everything else from the input image, so a WIM updated by appending is
+ * never copied in full.
+ */
+#define _GNU_SOURCE /* copy_file_range */
+#define LIBISOFS_WITHOUT_LIBBURN 1 /* struct burn_source from libisofs.h: no libburn needed */
 #include "iso.h"
 
 #include "util.h"
@@ -6,192 +19,1068 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <libisofs/libisofs.h>
+
+#define ISO_BLOCK 2048u
+#define WRITE_CHUNK (4u << 20)
+#define WRITE_BUFFERS 4
+#define FIFO_BLOCKS 8192 /* 16 MiB between libisofs' generator and our writer */
+
+static void lib_init(void)
+{
+    static gsize once = 0;
+    if (g_once_init_enter(&once)) {
+        iso_init();
+        /* keep SORRY and worse queued so a failure can be explained; print nothing */
+        iso_set_msgs_severities("SORRY", "NEVER", "aero-media");
+        g_once_init_leave(&once, 1);
+    }
+}
+
+/* libisofs' most telling complaint since the last call (or its error code's text). */
+static char *lib_why(int code)
+{
+    char text[4096], sev[80];
+    int err, imgid;
+    g_autofree char *last = NULL;
+    while (iso_obtain_msgs("SORRY", &err, &imgid, text, sev) > 0) {
+        g_free(last);
+        last = g_strdup(text);
+    }
+    if (last)
+        return g_strdup(g_strstrip(last));
+    return g_strdup(code < 0 ? iso_error_to_msg(code) : "libisofs failed");
+}
+
+static void set_lib_error(GError **error, int code, const char *subject, const char *what)
+{
+    g_autofree char *why = lib_why(code);
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s (%s)", subject, what, why);
+}
+
+static void set_errno_error(GError **error, int err, const char *subject, const char *what)
+{
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s: %s", subject, what,
+                g_strerror(err));
+}
 
 gboolean media_iso_probe(const char *path)
 {
     char buf[6] = {0};
-    int fd = g_open(path, O_RDONLY, 0);
+    int fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return FALSE;
-    gboolean ok = pread(fd, buf, 6, 32768 + 0) == 6 && buf[0] == 1 && memcmp(buf + 1, "CD001", 5) == 0;
+    gboolean ok = pread(fd, buf, 6, 16 * ISO_BLOCK) == 6 && buf[0] == 1 && memcmp(buf + 1, "CD001", 5) == 0;
     close(fd);
     return ok;
 }
 
-/* Run xorriso with argv; on failure set a one-line error with xorriso's last complaint. */
-static gboolean run_xorriso_out(const char *what, const char *subject, char **argv, char **stdout_text,
-                                GError **error)
+/* ---- data source: the image file read 1 MiB at a time ------------------------------------- */
+
+typedef struct {
+    int fd;
+    GMutex lock; /* libisofs' writer thread and ours may both read blocks */
+    guint8 *cache;
+    guint64 start, len;
+} CachedSource;
+
+#define SOURCE_CACHE (1u << 20)
+
+static int src_open(IsoDataSource *s) { (void)s; return ISO_SUCCESS; }
+static int src_close(IsoDataSource *s) { (void)s; return ISO_SUCCESS; }
+
+static int src_read_block(IsoDataSource *s, uint32_t lba, uint8_t *buffer)
 {
-    g_autofree char *out = NULL, *err = NULL;
-    int status = 0;
-    GError *e = NULL;
-    if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &e)) {
-        g_set_error(error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "%s: cannot run xorriso: %s", subject,
-                    e->message);
-        g_error_free(e);
-        return FALSE;
+    CachedSource *c = s->data;
+    guint64 off = (guint64)lba * ISO_BLOCK;
+    int ret = ISO_SUCCESS;
+    g_mutex_lock(&c->lock);
+    if (off < c->start || off + ISO_BLOCK > c->start + c->len) {
+        ssize_t n = pread(c->fd, c->cache, SOURCE_CACHE, (off_t)off);
+        c->start = off;
+        c->len = n > 0 ? (guint64)n : 0;
     }
-    if (g_spawn_check_wait_status(status, NULL)) {
-        if (stdout_text)
-            *stdout_text = g_steal_pointer(&out);
-        return TRUE;
-    }
-    /* the most telling line is the last FAILURE/SORRY line xorriso printed */
-    const char *why = "xorriso failed";
-    g_auto(GStrv) lines = g_strsplit(err ? err : "", "\n", -1);
-    for (guint i = 0; lines[i]; i++)
-        if (strstr(lines[i], "FAILURE") || strstr(lines[i], "SORRY"))
-            why = lines[i];
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s (%s)", subject, what,
-                g_strstrip((char *)why));
-    return FALSE;
+    if (c->len >= ISO_BLOCK && off >= c->start && off + ISO_BLOCK <= c->start + c->len)
+        memcpy(buffer, c->cache + (off - c->start), ISO_BLOCK);
+    else
+        ret = (int)ISO_DATA_SOURCE_FAILURE;
+    g_mutex_unlock(&c->lock);
+    return ret;
 }
 
-static gboolean run_xorriso(const char *what, const char *subject, char **argv, GError **error)
+static void src_free(IsoDataSource *s)
 {
-    return run_xorriso_out(what, subject, argv, NULL, error);
+    CachedSource *c = s->data;
+    g_mutex_clear(&c->lock);
+    g_free(c->cache);
+    g_free(c);
 }
 
-gboolean media_iso_extract(const char *iso, const char *dest, GError **error)
+static IsoDataSource *cached_source_new(int fd)
 {
-    if (!media_iso_probe(iso)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not an ISO 9660 image", iso);
+    IsoDataSource *s = calloc(1, sizeof(*s)); /* libisofs frees it with free() */
+    CachedSource *c = g_new0(CachedSource, 1);
+    c->fd = fd;
+    g_mutex_init(&c->lock);
+    c->cache = g_malloc(SOURCE_CACHE);
+    s->version = 0;
+    s->refcount = 1;
+    s->open = src_open;
+    s->close = src_close;
+    s->read_block = src_read_block;
+    s->free_data = src_free;
+    s->data = c;
+    return s;
+}
+
+/* ---- opening -------------------------------------------------------------------------------- */
+
+struct MediaIso {
+    char *path;
+    int fd;
+    IsoDataSource *src;
+    IsoImage *image;
+    GHashTable *files; /* lower-case path -> stored path */
+};
+
+static void collect_files(IsoDir *dir, GHashTable *files)
+{
+    IsoDirIter *it = NULL;
+    IsoNode *n;
+    if (iso_dir_get_children(dir, &it) < 0)
+        return;
+    while (iso_dir_iter_next(it, &n) == 1) {
+        if (iso_node_get_type(n) == LIBISO_DIR) {
+            collect_files((IsoDir *)n, files);
+        } else if (iso_node_get_type(n) == LIBISO_FILE) {
+            char *p = iso_tree_get_node_path(n);
+            if (p) {
+                g_hash_table_insert(files, g_utf8_strdown(p, -1), g_strdup(p));
+                free(p);
+            }
+        }
+    }
+    iso_dir_iter_free(it);
+}
+
+MediaIso *media_iso_open(const char *path, GError **error)
+{
+    lib_init();
+    if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file", path);
+        return NULL;
+    }
+    if (!media_iso_probe(path)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not an ISO 9660 image", path);
+        return NULL;
+    }
+    int fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        set_errno_error(error, errno, path, "cannot open");
+        return NULL;
+    }
+    MediaIso *iso = g_new0(MediaIso, 1);
+    iso->path = g_strdup(path);
+    iso->fd = fd;
+    iso->src = cached_source_new(fd);
+    IsoReadOpts *ro = NULL;
+    IsoReadImageFeatures *features = NULL;
+    int r = iso_image_new("AERO", &iso->image);
+    if (r >= 0)
+        r = iso_read_opts_new(&ro, 0);
+    if (r >= 0) {
+        iso_read_opts_load_system_area(ro, 1); /* MBR/hybrid data survive a rebuild */
+        r = iso_image_import(iso->image, iso->src, ro, &features);
+    }
+    if (ro)
+        iso_read_opts_free(ro);
+    if (features)
+        iso_read_image_features_destroy(features);
+    if (r < 0) {
+        set_lib_error(error, r, path, "cannot read the ISO 9660 image");
+        media_iso_close(iso);
+        return NULL;
+    }
+    iso->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    collect_files(iso_image_get_root(iso->image), iso->files);
+    return iso;
+}
+
+void media_iso_close(MediaIso *iso)
+{
+    if (!iso)
+        return;
+    if (iso->image)
+        iso_image_unref(iso->image);
+    if (iso->src)
+        iso_data_source_unref(iso->src);
+    if (iso->files)
+        g_hash_table_unref(iso->files);
+    if (iso->fd >= 0)
+        close(iso->fd);
+    g_free(iso->path);
+    g_free(iso);
+}
+
+const char *media_iso_path(MediaIso *iso) { return iso->path; }
+const char *media_iso_volume_id(MediaIso *iso)
+{
+    const char *v = iso_image_get_volume_id(iso->image);
+    return v ? v : "";
+}
+GHashTable *media_iso_files(MediaIso *iso) { return iso->files; }
+const char *media_iso_find(MediaIso *iso, const char *lower_path)
+{
+    return g_hash_table_lookup(iso->files, lower_path);
+}
+
+static IsoFile *file_node(MediaIso *iso, const char *path)
+{
+    IsoNode *n = NULL;
+    if (iso_image_path_to_node(iso->image, path, &n) != 1 || !n || iso_node_get_type(n) != LIBISO_FILE)
+        return NULL;
+    return (IsoFile *)n;
+}
+
+gint64 media_iso_file_size(MediaIso *iso, const char *path)
+{
+    IsoFile *f = file_node(iso, path);
+    return f ? (gint64)iso_file_get_size(f) : -1;
+}
+
+/* ---- reading file data through its extents ----------------------------------------------- */
+
+typedef struct {
+    struct iso_file_section *sec;
+    int n;
+    guint64 size;
+} Extents;
+
+static gboolean extents_of(MediaIso *iso, const char *path, Extents *x, GError **error)
+{
+    memset(x, 0, sizeof(*x));
+    IsoFile *f = file_node(iso, path);
+    g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
+    if (!f) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file in the image", label);
         return FALSE;
     }
-    char *argv[] = {"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", (char *)iso,
-                    "-extract", "/", (char *)dest, NULL};
-    if (!run_xorriso("cannot extract", iso, argv, error))
+    /* data stored compressed (zisofs) would need libisofs' filters; Windows media never are */
+    if (iso_stream_get_input_stream(iso_file_get_stream(f), 0)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: filtered (zisofs) file data is not supported",
+                    label);
         return FALSE;
-    /* extracted files keep the ISO's read-only modes; make the copy ours */
-    char *chmod_argv[] = {"chmod", "-R", "u+w", (char *)dest, NULL};
-    int st;
-    g_spawn_sync(NULL, chmod_argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                 G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &st, NULL);
+    }
+    x->size = (guint64)iso_file_get_size(f);
+    if (x->size && iso_file_get_old_image_sections(f, &x->n, &x->sec, 0) != 1) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no data extents", label);
+        return FALSE;
+    }
     return TRUE;
 }
 
-gboolean media_iso_extract_file(const char *iso, const char *path, const char *dest_file,
-                                GError **error)
+static void extents_clear(Extents *x)
 {
-    char *argv[] = {"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", (char *)iso,
-                    "-extract", (char *)path, (char *)dest_file, NULL};
-    return run_xorriso("cannot extract file", iso, argv, error);
+    free(x->sec);
+    memset(x, 0, sizeof(*x));
 }
 
-/* A free temporary name in out's folder (same file system, so the final rename is atomic). */
-static char *temp_name_beside(const char *out, GError **error)
+/* Image byte offset and contiguous length available at file offset off. */
+static gboolean extent_at(const Extents *x, guint64 off, guint64 *img_off, guint64 *avail)
+{
+    guint64 base = 0;
+    for (int i = 0; i < x->n; i++) {
+        guint64 sz = x->sec[i].size;
+        if (off < base + sz) {
+            *img_off = (guint64)x->sec[i].block * ISO_BLOCK + (off - base);
+            *avail = base + sz - off;
+            return TRUE;
+        }
+        base += sz;
+    }
+    return FALSE;
+}
+
+static gboolean pread_all(int fd, void *buf, gsize len, guint64 off)
+{
+    guint8 *p = buf;
+    while (len) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO; /* the image is shorter than its directory says */
+            return FALSE;
+        }
+        p += r;
+        off += (guint64)r;
+        len -= (gsize)r;
+    }
+    return TRUE;
+}
+
+static gboolean pwrite_all(int fd, const void *buf, gsize len, guint64 off)
+{
+    const guint8 *p = buf;
+    while (len) {
+        ssize_t r = pwrite(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return FALSE;
+        p += r;
+        off += (guint64)r;
+        len -= (gsize)r;
+    }
+    return TRUE;
+}
+
+/* Read file bytes [off, off+len) into buf. */
+static gboolean read_file_range(MediaIso *iso, const Extents *x, guint64 off, void *buf, gsize len)
+{
+    guint8 *p = buf;
+    while (len) {
+        guint64 img, avail;
+        if (!extent_at(x, off, &img, &avail)) {
+            errno = EIO;
+            return FALSE;
+        }
+        gsize n = (gsize)MIN((guint64)len, avail);
+        if (!pread_all(iso->fd, p, n, img))
+            return FALSE;
+        p += n;
+        off += n;
+        len -= n;
+    }
+    return TRUE;
+}
+
+/* Copy file bytes [off, off+len) to fd at the same offset; the kernel copies when it can. The
+ * destination's errors (ENOSPC) are told apart from the image's with *dest_failed. */
+static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off, guint64 len, int fd,
+                                   MediaProgress *p, guint64 progress_base, gboolean *dest_failed)
+{
+    static const gsize chunk = 8u << 20;
+    g_autofree guint8 *buf = NULL;
+    *dest_failed = FALSE;
+    while (len) {
+        guint64 img, avail;
+        if (!extent_at(x, off, &img, &avail)) {
+            errno = EIO;
+            return FALSE;
+        }
+        gsize n = (gsize)MIN(MIN(len, avail), (guint64)chunk);
+        loff_t in = (loff_t)img, out = (loff_t)off;
+        ssize_t r = buf ? -1 : copy_file_range(iso->fd, &in, fd, &out, n, 0);
+        if (r < 0 && !buf && errno != EINTR && errno != ENOSPC && errno != EDQUOT && errno != EIO)
+            buf = g_malloc(chunk); /* EXDEV, ENOSYS, EINVAL...: copy by hand from now on */
+        if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) {
+            *dest_failed = TRUE;
+            return FALSE;
+        }
+        if (r < 0 && buf) {
+            if (!pread_all(iso->fd, buf, n, img))
+                return FALSE;
+            if (!pwrite_all(fd, buf, n, off)) {
+                *dest_failed = TRUE;
+                return FALSE;
+            }
+            r = (ssize_t)n;
+        } else if (r < 0 && errno == EINTR) {
+            continue;
+        } else if (r <= 0) {
+            if (r == 0)
+                errno = EIO;
+            return FALSE;
+        }
+        off += (guint64)r;
+        len -= (guint64)r;
+        media_progress_update(p, progress_base + off);
+    }
+    return TRUE;
+}
+
+gboolean media_iso_copy_range(MediaIso *iso, const char *path, guint64 offset, guint64 length, int fd,
+                              const char *dest_label, GError **error)
+{
+    Extents x;
+    if (!extents_of(iso, path, &x, error))
+        return FALSE;
+    gboolean dest_failed;
+    length = offset >= x.size ? 0 : MIN(length, x.size - offset);
+    gboolean ok = copy_file_range_to(iso, &x, offset, length, fd, NULL, 0, &dest_failed);
+    int saved = errno;
+    if (!ok) {
+        g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
+        set_errno_error(error, saved, dest_failed ? dest_label : label, dest_failed ? "cannot write" : "cannot read");
+    }
+    extents_clear(&x);
+    return ok;
+}
+
+gboolean media_iso_extract_file(MediaIso *iso, const char *path, const char *dest, MediaProgress *p,
+                                GError **error)
+{
+    Extents x;
+    if (!extents_of(iso, path, &x, error))
+        return FALSE;
+    int fd = g_open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        set_errno_error(error, errno, dest, "cannot create");
+        extents_clear(&x);
+        return FALSE;
+    }
+    if (p)
+        media_progress_begin(p, x.size, "copying %s", path + 1);
+    gboolean dest_failed;
+    gboolean ok = copy_file_range_to(iso, &x, 0, x.size, fd, p, 0, &dest_failed);
+    int saved = errno;
+    if (close(fd) != 0 && ok) {
+        ok = FALSE;
+        dest_failed = TRUE;
+        saved = errno;
+    }
+    if (p)
+        media_progress_end(p);
+    if (!ok) {
+        g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
+        set_errno_error(error, saved, dest_failed ? dest : label, dest_failed ? "cannot write" : "cannot read");
+        g_unlink(dest);
+    }
+    extents_clear(&x);
+    return ok;
+}
+
+static guint64 tree_bytes(IsoDir *dir)
+{
+    guint64 total = 0;
+    IsoDirIter *it = NULL;
+    IsoNode *n;
+    if (iso_dir_get_children(dir, &it) < 0)
+        return 0;
+    while (iso_dir_iter_next(it, &n) == 1) {
+        if (iso_node_get_type(n) == LIBISO_DIR)
+            total += tree_bytes((IsoDir *)n);
+        else if (iso_node_get_type(n) == LIBISO_FILE)
+            total += (guint64)iso_file_get_size((IsoFile *)n);
+    }
+    iso_dir_iter_free(it);
+    return total;
+}
+
+static gboolean extract_dir(MediaIso *iso, IsoDir *dir, const char *dest, MediaProgress *p, guint64 *done,
+                            GError **error)
+{
+    if (g_mkdir_with_parents(dest, 0755) != 0) {
+        set_errno_error(error, errno, dest, "cannot create");
+        return FALSE;
+    }
+    IsoDirIter *it = NULL;
+    IsoNode *n;
+    gboolean ok = TRUE;
+    if (iso_dir_get_children(dir, &it) < 0)
+        return TRUE;
+    while (ok && iso_dir_iter_next(it, &n) == 1) {
+        g_autofree char *to = g_build_filename(dest, iso_node_get_name(n), NULL);
+        if (iso_node_get_type(n) == LIBISO_DIR) {
+            ok = extract_dir(iso, (IsoDir *)n, to, p, done, error);
+        } else if (iso_node_get_type(n) == LIBISO_FILE) {
+            char *path = iso_tree_get_node_path(n);
+            Extents x;
+            ok = path && extents_of(iso, path, &x, error);
+            if (ok) {
+                int fd = g_open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                gboolean dest_failed = fd < 0;
+                ok = fd >= 0 && copy_file_range_to(iso, &x, 0, x.size, fd, p, *done, &dest_failed);
+                int saved = errno;
+                if (fd >= 0 && close(fd) != 0 && ok) {
+                    ok = FALSE;
+                    dest_failed = TRUE;
+                    saved = errno;
+                }
+                if (!ok) {
+                    g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
+                    set_errno_error(error, saved, dest_failed ? to : label, dest_failed ? "cannot write" : "cannot read");
+                }
+                *done += x.size;
+                extents_clear(&x);
+            }
+            free(path);
+        }
+    }
+    iso_dir_iter_free(it);
+    return ok;
+}
+
+gboolean media_iso_extract_all(MediaIso *iso, const char *dest, MediaProgress *p, GError **error)
+{
+    IsoDir *root = iso_image_get_root(iso->image);
+    guint64 done = 0;
+    g_autofree char *base = g_path_get_basename(iso->path);
+    media_progress_begin(p, tree_bytes(root), "extracting %s", base);
+    gboolean ok = extract_dir(iso, root, dest, p, &done, error);
+    media_progress_end(p);
+    return ok;
+}
+
+char *media_iso_file_sha256(MediaIso *iso, const char *path, GError **error)
+{
+    Extents x;
+    if (!extents_of(iso, path, &x, error))
+        return NULL;
+    MediaSha256 *h = media_sha256_new();
+    g_autofree guint8 *buf = g_malloc(1u << 20);
+    for (guint64 off = 0; off < x.size;) {
+        gsize n = (gsize)MIN(x.size - off, (guint64)(1u << 20));
+        if (!read_file_range(iso, &x, off, buf, n)) {
+            int saved = errno;
+            g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
+            set_errno_error(error, saved, label, "cannot read");
+            g_free(media_sha256_finish(h));
+            extents_clear(&x);
+            return NULL;
+        }
+        media_sha256_update(h, buf, n);
+        off += n;
+    }
+    extents_clear(&x);
+    return media_sha256_finish(h);
+}
+
+/* ---- El Torito ------------------------------------------------------------------------------ */
+
+void media_boot_entry_free(MediaBootEntry *e)
+{
+    if (!e)
+        return;
+    g_free(e->platform);
+    g_free(e->emulation);
+    g_free(e->path);
+    g_free(e->sha256);
+    g_free(e);
+}
+
+GPtrArray *media_iso_boot_entries(MediaIso *iso, GError **error)
+{
+    int n = 0;
+    ElToritoBootImage **boots = NULL;
+    IsoFile **nodes = NULL;
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)media_boot_entry_free);
+    int r = iso_image_get_all_boot_imgs(iso->image, &n, &boots, &nodes, 0);
+    if (r < 0) {
+        set_lib_error(error, r, iso->path, "cannot read the El Torito catalog");
+        g_ptr_array_unref(out);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        MediaBootEntry *e = g_new0(MediaBootEntry, 1);
+        int pid = el_torito_get_boot_platform_id(boots[i]);
+        e->platform = pid == 0 ? g_strdup("BIOS") : pid == 0xef ? g_strdup("UEFI") : g_strdup_printf("0x%02x", pid);
+        enum eltorito_boot_media_type mt = ELTORITO_NO_EMUL;
+        el_torito_get_boot_media_type(boots[i], &mt);
+        e->emulation = g_strdup(mt == ELTORITO_NO_EMUL ? "none" : mt == ELTORITO_FLOPPY_EMUL ? "floppy" : "hard_disk");
+        e->load_size = (guint)el_torito_get_load_size(boots[i]);
+        if (nodes && nodes[i]) {
+            char *p = iso_tree_get_node_path((IsoNode *)nodes[i]);
+            e->path = g_strdup(p);
+            free(p);
+            e->sha256 = e->path ? media_iso_file_sha256(iso, e->path, NULL) : NULL;
+        }
+        g_ptr_array_add(out, e);
+    }
+    free(boots);
+    free(nodes);
+    return out;
+}
+
+/* ---- a patched file: changed ranges from the work copy, the rest from the input image ---- */
+
+typedef struct {
+    MediaIso *iso;
+    Extents old;
+    char *disk_path;
+    int fd;
+    GArray *ranges; /* MediaRange, sorted */
+    guint64 size, pos;
+    guint cursor;   /* first range that may contain pos */
+    ino_t ino;
+} PatchStream;
+
+static int patch_open(IsoStream *s)
+{
+    PatchStream *d = s->data;
+    d->fd = g_open(d->disk_path, O_RDONLY | O_CLOEXEC, 0);
+    d->pos = 0;
+    d->cursor = 0;
+    return d->fd < 0 ? (int)ISO_FILE_ERROR : ISO_SUCCESS;
+}
+
+static int patch_close(IsoStream *s)
+{
+    PatchStream *d = s->data;
+    if (d->fd >= 0)
+        close(d->fd);
+    d->fd = -1;
+    return ISO_SUCCESS;
+}
+
+static off_t patch_get_size(IsoStream *s) { return (off_t)((PatchStream *)s->data)->size; }
+
+static int patch_read(IsoStream *s, void *buf, size_t count)
+{
+    PatchStream *d = s->data;
+    guint8 *p = buf;
+    if (d->pos >= d->size)
+        return 0;
+    count = (size_t)MIN((guint64)count, d->size - d->pos);
+    size_t left = count;
+    while (left) {
+        while (d->cursor < d->ranges->len) {
+            const MediaRange *r = &g_array_index(d->ranges, MediaRange, d->cursor);
+            if (d->pos < r->offset + r->length)
+                break;
+            d->cursor++;
+        }
+        const MediaRange *r = d->cursor < d->ranges->len ? &g_array_index(d->ranges, MediaRange, d->cursor) : NULL;
+        gboolean from_disk;
+        guint64 until;
+        if (r && d->pos >= r->offset) { /* a changed range */
+            from_disk = TRUE;
+            until = r->offset + r->length;
+        } else if (d->pos >= d->old.size) { /* appended after the old end */
+            from_disk = TRUE;
+            until = r ? r->offset : d->size;
+        } else { /* unchanged: the input image's bytes */
+            from_disk = FALSE;
+            until = r ? MIN(r->offset, d->old.size) : d->old.size;
+        }
+        until = MIN(until, d->size);
+        size_t n = (size_t)MIN((guint64)left, until - d->pos);
+        gboolean ok = from_disk ? pread_all(d->fd, p, n, d->pos) : read_file_range(d->iso, &d->old, d->pos, p, n);
+        if (!ok)
+            return (int)ISO_FILE_READ_ERROR;
+        p += n;
+        d->pos += n;
+        left -= n;
+    }
+    return (int)count;
+}
+
+static int patch_is_repeatable(IsoStream *s) { (void)s; return 1; }
+
+static void patch_get_id(IsoStream *s, unsigned int *fs_id, dev_t *dev_id, ino_t *ino_id)
+{
+    /* libisofs' convention for streams with no file system identity */
+    *fs_id = 0;
+    *dev_id = 0;
+    *ino_id = ((PatchStream *)s->data)->ino;
+}
+
+static void patch_free(IsoStream *s)
+{
+    PatchStream *d = s->data;
+    extents_clear(&d->old);
+    g_free(d->disk_path);
+    g_array_unref(d->ranges);
+    g_free(d);
+}
+
+static int patch_update_size(IsoStream *s) { (void)s; return ISO_SUCCESS; }
+static IsoStream *patch_input(IsoStream *s, int flag) { (void)s; (void)flag; return NULL; }
+
+static IsoStreamIface patch_class = {
+    .version = 2, .type = "user", .open = patch_open, .close = patch_close, .get_size = patch_get_size,
+    .read = patch_read, .is_repeatable = patch_is_repeatable, .get_id = patch_get_id, .free = patch_free,
+    .update_size = patch_update_size, .get_input_stream = patch_input,
+};
+
+static IsoStream *patch_stream_new(MediaIso *iso, const Extents *old, const char *disk_path,
+                                   const GArray *ranges, guint64 size)
+{
+    PatchStream *d = g_new0(PatchStream, 1);
+    d->iso = iso;
+    d->old = *old;
+    d->disk_path = g_strdup(disk_path);
+    d->fd = -1;
+    d->ranges = g_array_sized_new(FALSE, FALSE, sizeof(MediaRange), ranges->len);
+    g_array_append_vals(d->ranges, ranges->data, ranges->len);
+    d->size = size;
+    d->ino = serial_id++;
+    IsoStream *s = calloc(1, sizeof(*s)); /* libisofs frees streams with free() */
+    s->class = &patch_class;
+    s->refcount = 1;
+    s->data = d;
+    return s;
+}
+
+/* ---- tree edits ------------------------------------------------------------------------------ */
+
+/* Readable by everyone, owned by root, whatever the local files were (like mkisofs -r). */
+static void normalize_tree(IsoNode *n)
+{
+    iso_node_set_uid(n, 0);
+    iso_node_set_gid(n, 0);
+    if (iso_node_get_type(n) != LIBISO_DIR) {
+        iso_node_set_permissions(n, (iso_node_get_permissions(n) & 0111) ? 0555 : 0444);
+        return;
+    }
+    iso_node_set_permissions(n, 0555);
+    IsoDirIter *it = NULL;
+    IsoNode *c;
+    if (iso_dir_get_children((IsoDir *)n, &it) < 0)
+        return;
+    while (iso_dir_iter_next(it, &c) == 1)
+        normalize_tree(c);
+    iso_dir_iter_free(it);
+}
+
+/* Make the parent folders of an absolute image path; returns the parent. */
+static IsoDir *ensure_parent(IsoImage *image, const char *path, int *err)
+{
+    IsoDir *dir = iso_image_get_root(image);
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    guint n = g_strv_length(parts);
+    for (guint i = 0; i + 1 < n; i++) {
+        if (!*parts[i])
+            continue;
+        IsoNode *c = NULL;
+        if (iso_dir_get_node(dir, parts[i], &c) == 1 && c && iso_node_get_type(c) == LIBISO_DIR) {
+            dir = (IsoDir *)c;
+            continue;
+        }
+        IsoDir *nd = NULL;
+        *err = iso_image_add_new_dir(image, dir, parts[i], &nd);
+        if (*err < 0)
+            return NULL;
+        normalize_tree((IsoNode *)nd);
+        dir = nd;
+    }
+    return dir;
+}
+
+static void remove_path(IsoImage *image, const char *path)
+{
+    IsoNode *n = NULL;
+    /* iso_node_remove frees a folder with its children (libisofs 1.5.4's iso_node_remove_tree
+     * mistakes files for folders) */
+    if (iso_image_path_to_node(image, path, &n) == 1 && n && n != (IsoNode *)iso_image_get_root(image))
+        iso_node_remove(n);
+}
+
+static gboolean apply_change(MediaIso *in, const MediaIsoChange *c, GError **error)
+{
+    IsoImage *image = in->image;
+    g_autofree char *name = g_path_get_basename(c->iso_path);
+    int r = 0;
+    if (c->op == MEDIA_ISO_REMOVE) {
+        remove_path(image, c->iso_path);
+        return TRUE;
+    }
+    if (c->op == MEDIA_ISO_PATCH) {
+        IsoFile *old = file_node(in, c->iso_path);
+        Extents x;
+        if (!old || !extents_of(in, c->iso_path, &x, error)) {
+            if (!old)
+                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s:%s: no such file in the image", in->path,
+                            c->iso_path);
+            return FALSE;
+        }
+        gint64 size = media_file_size(c->disk_path);
+        if (size < 0) {
+            set_errno_error(error, errno, c->disk_path, "cannot read");
+            extents_clear(&x);
+            return FALSE;
+        }
+        /* keep what the input said about the file (owner, mode, times, hiding) */
+        IsoNode *on = (IsoNode *)old;
+        mode_t mode = iso_node_get_permissions(on);
+        uid_t uid = iso_node_get_uid(on);
+        gid_t gid = iso_node_get_gid(on);
+        time_t mt = iso_node_get_mtime(on), at = iso_node_get_atime(on), ct = iso_node_get_ctime(on);
+        int hidden = iso_node_get_hidden(on);
+        IsoDir *parent = iso_node_get_parent(on);
+        IsoStream *s = patch_stream_new(in, &x, c->disk_path, c->from_disk, (guint64)size);
+        iso_node_remove(on);
+        IsoFile *nf = NULL;
+        r = iso_image_add_new_file(image, parent, name, s, &nf);
+        if (r < 0) {
+            iso_stream_unref(s);
+            set_lib_error(error, r, c->iso_path, "cannot replace the file");
+            return FALSE;
+        }
+        IsoNode *nn = (IsoNode *)nf;
+        iso_node_set_permissions(nn, mode);
+        iso_node_set_uid(nn, uid);
+        iso_node_set_gid(nn, gid);
+        iso_node_set_mtime(nn, mt);
+        iso_node_set_atime(nn, at);
+        iso_node_set_ctime(nn, ct);
+        iso_node_set_hidden(nn, hidden);
+        return TRUE;
+    }
+    remove_path(image, c->iso_path);
+    IsoDir *parent = ensure_parent(image, c->iso_path, &r);
+    IsoNode *node = NULL;
+    g_autofree char *abs = g_canonicalize_filename(c->disk_path, NULL); /* libisofs wants absolute paths */
+    if (parent)
+        r = iso_tree_add_new_node(image, parent, name, abs, &node);
+    if (r >= 0 && node && iso_node_get_type(node) == LIBISO_DIR)
+        r = iso_tree_add_dir_rec(image, (IsoDir *)node, abs);
+    if (r < 0) {
+        set_lib_error(error, r, c->disk_path, "cannot add to the image");
+        return FALSE;
+    }
+    if (node)
+        normalize_tree(node);
+    return TRUE;
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+
+/* SOURCE_DATE_EPOCH, as xorriso applies it: "now" for new nodes, every file's atime and ctime
+ * set to its mtime, volume times from a fixed UUID-style date. */
+static void tree_times_to_mtime(IsoNode *n)
+{
+    time_t m = iso_node_get_mtime(n);
+    iso_node_set_atime(n, m);
+    iso_node_set_ctime(n, m);
+    if (iso_node_get_type(n) != LIBISO_DIR)
+        return;
+    IsoDirIter *it = NULL;
+    IsoNode *c;
+    if (iso_dir_get_children((IsoDir *)n, &it) < 0)
+        return;
+    while (iso_dir_iter_next(it, &c) == 1)
+        tree_times_to_mtime(c);
+    iso_dir_iter_free(it);
+}
+
+static void fixed_now(void)
+{
+    gint64 sde = media_source_date_epoch();
+    if (sde >= 0) {
+        time_t t = (time_t)sde;
+        iso_nowtime(&t, 1);
+    }
+}
+
+static IsoWriteOpts *write_opts(void)
+{
+    IsoWriteOpts *o = NULL;
+    if (iso_write_opts_new(&o, 0) < 0)
+        return NULL;
+    iso_write_opts_set_iso_level(o, 3); /* multi-extent files over 4 GiB */
+    iso_write_opts_set_rockridge(o, 1);
+    iso_write_opts_set_joliet(o, 1);
+    iso_write_opts_set_joliet_long_names(o, 1);   /* 103 characters instead of 64 */
+    iso_write_opts_set_joliet_longer_paths(o, 1);
+    /* xorriso's default relaxations: keep deep and long ISO 9660 paths instead of relocating */
+    iso_write_opts_set_allow_deep_paths(o, 1);
+    iso_write_opts_set_allow_longer_paths(o, 1);
+    iso_write_opts_set_always_gmt(o, 1);
+    iso_write_opts_set_dir_rec_mtime(o, 7);
+    iso_write_opts_set_rrip_version_1_10(o, 1);
+    iso_write_opts_set_aaip_susp_1_10(o, 1);
+    iso_write_opts_set_fifo_size(o, FIFO_BLOCKS);
+    gint64 sde = media_source_date_epoch();
+    if (sde >= 0) {
+        time_t t = (time_t)sde;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char uuid[17];
+        strftime(uuid, sizeof(uuid), "%Y%m%d%H%M%S00", &tm); /* YYYYMMDDhhmmsscc */
+        iso_write_opts_set_pvd_times(o, t, t, 0, 0, uuid);
+    }
+    return o;
+}
+
+typedef struct {
+    guint8 *data;
+    gsize len;
+} Chunk;
+
+typedef struct {
+    GAsyncQueue *todo, *done; /* Chunk*: to hash, hashed (free for reuse) */
+    MediaSha256 *sha;
+} Hasher;
+
+static Chunk hasher_stop;
+
+static gpointer hasher_run(gpointer data)
+{
+    Hasher *h = data;
+    Chunk *c;
+    while ((c = g_async_queue_pop(h->todo)) != &hasher_stop) {
+        media_sha256_update(h->sha, c->data, c->len);
+        g_async_queue_push(h->done, c);
+    }
+    return NULL;
+}
+
+static gboolean all_zero(const guint8 *p, gsize n)
+{
+    return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Drain libisofs' generator after a failure, so its thread ends before the image is freed. */
+static void cancel_source(IsoImage *image, struct burn_source *bs)
+{
+    bs->cancel(bs);
+    for (int i = 0; i < 2000 && iso_image_generator_is_running(image); i++)
+        g_usleep(5000);
+}
+
+static gboolean write_image(IsoImage *image, const char *out, const char *label, MediaIsoWrite *w,
+                            GError **error)
+{
+    IsoWriteOpts *o = write_opts();
+    struct burn_source *bs = NULL;
+    int r = o ? iso_image_create_burn_source(image, o, &bs) : (int)ISO_OUT_OF_MEM;
+    if (o)
+        iso_write_opts_free(o);
+    if (r < 0) {
+        set_lib_error(error, r, label, "cannot write the ISO");
+        return FALSE;
+    }
+    guint64 total = (guint64)bs->get_size(bs), done = 0;
+    int fd = g_open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        set_errno_error(error, errno, label, "cannot create");
+        cancel_source(image, bs);
+        bs->free_data(bs);
+        free(bs);
+        return FALSE;
+    }
+    Hasher h = {g_async_queue_new(), g_async_queue_new(), media_sha256_new()};
+    Chunk chunks[WRITE_BUFFERS];
+    for (int i = 0; i < WRITE_BUFFERS; i++) {
+        chunks[i].data = g_malloc(WRITE_CHUNK);
+        g_async_queue_push(h.done, &chunks[i]);
+    }
+    GThread *t = g_thread_new("aero-media-sha", hasher_run, &h);
+    gboolean ok = TRUE, lib_failed = FALSE;
+    int err = 0;
+    media_progress_begin(w->progress, total, "writing %s", label);
+    while (ok && done < total) {
+        Chunk *c = g_async_queue_pop(h.done);
+        c->len = (gsize)MIN(total - done, (guint64)WRITE_CHUNK);
+        int got = bs->read_xt(bs, c->data, (int)c->len);
+        if (got != (int)c->len) {
+            ok = FALSE;
+            lib_failed = TRUE;
+            g_async_queue_push(h.done, c);
+            break;
+        }
+        g_async_queue_push(h.todo, c);
+        /* hashing runs on the other thread while this one writes the same (read-only) chunk */
+        if (all_zero(c->data, c->len))
+            ok = lseek(fd, (off_t)c->len, SEEK_CUR) >= 0;
+        else
+            ok = pwrite_all(fd, c->data, c->len, done);
+        if (!ok)
+            err = errno;
+        done += c->len;
+        media_progress_update(w->progress, done);
+    }
+    g_async_queue_push(h.todo, &hasher_stop);
+    g_thread_join(t);
+    if (ok && ftruncate(fd, (off_t)total) != 0) { /* a trailing hole still has the image's size */
+        ok = FALSE;
+        err = errno;
+    }
+    if (close(fd) != 0 && ok) {
+        ok = FALSE;
+        err = errno;
+    }
+    media_progress_end(w->progress);
+    if (ok) {
+        w->sha256 = media_sha256_finish(h.sha);
+    } else {
+        g_free(media_sha256_finish(h.sha));
+        if (lib_failed)
+            set_lib_error(error, (int)ISO_WRITE_ERROR, label, "cannot write the ISO");
+        else
+            set_errno_error(error, err, label, "cannot write");
+        cancel_source(image, bs);
+        g_unlink(out);
+    }
+    for (int i = 0; i < WRITE_BUFFERS; i++)
+        g_free(chunks[i].data);
+    g_async_queue_unref(h.todo);
+    g_async_queue_unref(h.done);
+    bs->free_data(bs);
+    free(bs);
+    return ok;
+}
+
+gboolean media_iso_rebuild(MediaIso *in, const MediaIsoChange *changes, guint n, const char *out,
+                           MediaIsoWrite *w, GError **error)
+{
+    fixed_now();
+    for (guint i = 0; i < n; i++)
+        if (!apply_change(in, &changes[i], error))
+            return FALSE;
+    if (w->volid)
+        iso_image_set_volume_id(in->image, w->volid);
+    if (media_source_date_epoch() >= 0)
+        tree_times_to_mtime((IsoNode *)iso_image_get_root(in->image));
+    return write_image(in->image, out, w->label ? w->label : out, w, error);
+}
+
+char *media_temp_name_beside(const char *out, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(out);
     g_autofree char *base = g_path_get_basename(out);
     char *tmpl = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
     int fd = g_mkstemp(tmpl);
     if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot create: %s",
-                    out, g_strerror(errno));
+        set_errno_error(error, errno, out, "cannot create");
         g_free(tmpl);
         return NULL;
     }
     close(fd);
-    g_unlink(tmpl);
     return tmpl;
 }
 
-gboolean media_iso_write_data(const char *staging, const char *out, const MediaIsoWriteOptions *o,
-                              GError **error)
+gboolean media_iso_write_dir(const char *dir, const char *out, MediaIsoWrite *w, GError **error)
 {
-    g_autofree char *tmpl = temp_name_beside(out, error);
-    if (!tmpl)
-        return FALSE;
-    char *argv[] = {"xorriso", "-abort_on", "FAILURE", "-as", "mkisofs", "-quiet", "-iso-level",
-                    "3", "-r", "-J", "-joliet-long", "-V", (char *)(o->volid ? o->volid : "AERO"),
-                    "-o", tmpl, (char *)staging, NULL};
-    if (!run_xorriso("cannot write the ISO", out, argv, error)) {
-        g_unlink(tmpl);
-        return FALSE;
-    }
-    if (g_rename(tmpl, out) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", out,
-                    g_strerror(errno));
-        g_unlink(tmpl);
+    lib_init();
+    fixed_now();
+    IsoImage *image = NULL;
+    g_autofree char *abs = g_canonicalize_filename(dir, NULL); /* libisofs wants absolute paths */
+    int r = iso_image_new(w->volid ? w->volid : "AERO", &image);
+    if (r >= 0)
+        r = iso_tree_add_dir_rec(image, iso_image_get_root(image), abs);
+    if (r < 0) {
+        set_lib_error(error, r, dir, "cannot add to the image");
+        if (image)
+            iso_image_unref(image);
         return FALSE;
     }
-    return TRUE;
-}
-
-GHashTable *media_iso_list(const char *iso, GError **error)
-{
-    if (!media_iso_probe(iso)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not an ISO 9660 image", iso);
-        return NULL;
+    normalize_tree((IsoNode *)iso_image_get_root(image));
+    if (media_source_date_epoch() >= 0)
+        tree_times_to_mtime((IsoNode *)iso_image_get_root(image));
+    g_autofree char *tmp = media_temp_name_beside(out, error);
+    gboolean ok = tmp != NULL;
+    if (ok) {
+        media_cleanup_add(tmp);
+        ok = write_image(image, tmp, w->label ? w->label : out, w, error);
+        if (ok && g_rename(tmp, out) != 0) {
+            set_errno_error(error, errno, out, "cannot rename into place");
+            ok = FALSE;
+        }
+        if (!ok)
+            g_unlink(tmp);
+        media_cleanup_remove(tmp);
     }
-    char *argv[] = {"xorriso", "-abort_on", "FAILURE", "-indev", (char *)iso, "-find", "/",
-                    "-type", "f", NULL};
-    g_autofree char *out = NULL;
-    if (!run_xorriso_out("cannot read", iso, argv, &out, error))
-        return NULL;
-    GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
-    for (guint i = 0; lines[i]; i++) {
-        char *l = lines[i];
-        gsize n = strlen(l);
-        if (n < 3 || l[0] != '\'' || l[n - 1] != '\'')
-            continue;
-        /* xorriso quotes with '...' and writes a quote inside as '"'"' */
-        g_autofree char *inner = g_strndup(l + 1, n - 2);
-        char *path = media_unquote_xorriso(inner);
-        g_hash_table_insert(t, g_utf8_strdown(path, -1), path);
-    }
-    return t;
-}
-
-gboolean media_iso_rebuild(const char *in, const char *out, const MediaIsoMap *maps, guint n,
-                           const char *volid, gboolean quiet, GError **error)
-{
-    g_autofree char *tmpl = temp_name_beside(out, error);
-    if (!tmpl)
-        return FALSE;
-    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
-    const char *head[] = {"xorriso", "-abort_on", "FAILURE", "-indev", in, NULL};
-    for (guint i = 0; head[i]; i++)
-        g_ptr_array_add(a, g_strdup(head[i]));
-    g_ptr_array_add(a, g_strdup("-outdev"));
-    g_ptr_array_add(a, g_strdup_printf("stdio:%s", tmpl));
-    const char *mid[] = {"-compliance", "iso_9660_level=3", "-joliet", "on", "-rockridge", "on",
-                         "-boot_image", "any", "keep", NULL};
-    for (guint i = 0; mid[i]; i++)
-        g_ptr_array_add(a, g_strdup(mid[i]));
-    if (volid) {
-        g_ptr_array_add(a, g_strdup("-volid"));
-        g_ptr_array_add(a, g_strdup(volid));
-    }
-    for (guint i = 0; i < n; i++) {
-        g_ptr_array_add(a, g_strdup("-map"));
-        g_ptr_array_add(a, g_strdup(maps[i].disk_path));
-        g_ptr_array_add(a, g_strdup(maps[i].iso_path));
-    }
-    (void)quiet; /* xorriso's own pacifier goes to its captured stderr; callers print steps */
-    g_ptr_array_add(a, g_strdup("-commit"));
-    g_ptr_array_add(a, NULL);
-    gboolean ok = run_xorriso("cannot write the ISO", out, (char **)a->pdata, error);
-    g_ptr_array_unref(a);
-    if (ok && g_rename(tmpl, out) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", out,
-                    g_strerror(errno));
-        ok = FALSE;
-    }
-    if (!ok)
-        g_unlink(tmpl);
+    iso_image_unref(image);
     return ok;
-}
-
-char *media_iso_el_torito(const char *iso, GError **error)
-{
-    char *argv[] = {"xorriso", "-abort_on", "FAILURE", "-indev", (char *)iso, "-report_el_torito",
-                    "plain", NULL};
-    char *out = NULL;
-    if (!run_xorriso_out("cannot read", iso, argv, &out, error))
-        return NULL;
-    return out;
 }

@@ -1,11 +1,51 @@
 /* autounattend.xml writer (see unattend.h). Driver paths use %configsetroot% with
- * UseConfigurationSet, so they work whatever drive letter the DVD gets.
+ * UseConfigurationSet (the only drive-letter-free form Setup has for DriverPaths), so they work
+ * whatever drive letter the DVD gets.
  */
 #include "unattend.h"
+
+#include <errno.h>
 
 char *media_unattend_driver_dir(MediaArch arch)
 {
     return g_strdup_printf("AERO/DRIVERS/%s", media_arch_name(arch));
+}
+
+/* CRLF text files for cmd.exe and diskpart. */
+static const char disk_cmd[] =
+    "@echo off\r\n"
+    "rem aero-media --unattend full: wipe disk 0 and lay it out for the firmware WinPE booted\r\n"
+    "rem from: UEFI (its loader is winload.efi) gets GPT, BIOS gets MBR.\r\n"
+    "bcdedit /enum {current} | find /i \"winload.efi\" >nul\r\n"
+    "if errorlevel 1 (\r\n"
+    "  diskpart /s \"%~dp0MBR.TXT\"\r\n"
+    ") else (\r\n"
+    "  diskpart /s \"%~dp0GPT.TXT\"\r\n"
+    ")\r\n";
+static const char mbr_txt[] =
+    "select disk 0\r\nclean\r\ncreate partition primary\r\nformat quick fs=ntfs label=\"Windows\"\r\n"
+    "active\r\nexit\r\n";
+static const char gpt_txt[] =
+    "select disk 0\r\nclean\r\nconvert gpt\r\ncreate partition efi size=260\r\n"
+    "format quick fs=fat32 label=\"System\"\r\ncreate partition msr size=128\r\n"
+    "create partition primary\r\nformat quick fs=ntfs label=\"Windows\"\r\nexit\r\n";
+
+gboolean media_unattend_write_setup(const char *root, GError **error)
+{
+    g_autofree char *dir = g_build_filename(root, "AERO", "SETUP", NULL);
+    const struct {
+        const char *name, *text;
+    } files[] = {{"DISK.CMD", disk_cmd}, {"MBR.TXT", mbr_txt}, {"GPT.TXT", gpt_txt}};
+    if (g_mkdir_with_parents(dir, 0755) != 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", dir, g_strerror(errno));
+        return FALSE;
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+        g_autofree char *p = g_build_filename(dir, files[i].name, NULL);
+        if (!g_file_set_contents(p, files[i].text, -1, error))
+            return FALSE;
+    }
+    return TRUE;
 }
 
 #define COMPONENT(name, arch)                                                                    \
@@ -18,6 +58,8 @@ char *media_unattend_xml(MediaUnattend mode, MediaArch arch, int image_index, co
     g_autofree char *dir = media_unattend_driver_dir(arch);
     g_strdelimit(dir, "/", '\\');
     g_autofree char *key = product_key ? g_markup_escape_text(product_key, -1) : NULL;
+    g_autofree char *script = g_strdup(MEDIA_UNATTEND_DISK_SCRIPT);
+    g_strdelimit(script, "/", '\\');
     GString *x = g_string_new("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
                               "<!-- written by aero-media: AERO-W7-VIRTIO drivers -->\n"
                               "<unattend xmlns=\"urn:schemas-microsoft-com:unattend\" "
@@ -30,33 +72,34 @@ char *media_unattend_xml(MediaUnattend mode, MediaArch arch, int image_index, co
                            "        </PathAndCredentials>\n"
                            "      </DriverPaths>\n"
                            "    </component>\n", a, dir);
-    g_string_append_printf(x, COMPONENT("Microsoft-Windows-Setup", a)
-                           "      <UseConfigurationSet>true</UseConfigurationSet>\n", a);
+    /* children in the order Windows SIM writes them */
+    g_string_append_printf(x, COMPONENT("Microsoft-Windows-Setup", a), a);
     if (mode == MEDIA_UNATTEND_FULL) {
+        /* Firmware-neutral: the partition layout depends on how WinPE booted (UEFI needs GPT,
+         * BIOS MBR), which is unknown when the media is built; a script on the media decides at
+         * install time, and Setup takes the first partition big enough for Windows. */
         g_string_append_printf(x,
-            "      <DiskConfiguration>\n"
-            "        <WillShowUI>OnError</WillShowUI>\n"
-            "        <Disk wcm:action=\"add\">\n"
-            "          <DiskID>0</DiskID>\n"
-            "          <WillWipeDisk>true</WillWipeDisk>\n"
-            "          <CreatePartitions>\n"
-            "            <CreatePartition wcm:action=\"add\"><Order>1</Order><Type>Primary</Type><Extend>true</Extend></CreatePartition>\n"
-            "          </CreatePartitions>\n"
-            "          <ModifyPartitions>\n"
-            "            <ModifyPartition wcm:action=\"add\"><Order>1</Order><PartitionID>1</PartitionID>"
-            "<Format>NTFS</Format><Label>Windows</Label><Letter>C</Letter><Active>true</Active></ModifyPartition>\n"
-            "          </ModifyPartitions>\n"
-            "        </Disk>\n"
-            "      </DiskConfiguration>\n"
             "      <ImageInstall>\n"
             "        <OSImage>\n"
             "          <InstallFrom><MetaData wcm:action=\"add\"><Key>/IMAGE/INDEX</Key><Value>%d</Value></MetaData></InstallFrom>\n"
-            "          <InstallTo><DiskID>0</DiskID><PartitionID>1</PartitionID></InstallTo>\n"
+            "          <InstallToAvailablePartition>true</InstallToAvailablePartition>\n"
+            "          <WillShowUI>OnError</WillShowUI>\n"
             "        </OSImage>\n"
             "      </ImageInstall>\n"
-            "      <UserData>\n"
-            "        <AcceptEula>true</AcceptEula>\n"
-            "        <FullName>Aero</FullName>\n", image_index);
+            "      <RunSynchronous>\n"
+            "        <RunSynchronousCommand wcm:action=\"add\">\n"
+            "          <Order>1</Order>\n"
+            "          <Description>aero-media: lay out disk 0 for the firmware Setup booted from</Description>\n"
+            "          <Path>cmd.exe /c \"for %%d in (C D E F G H I J K L M N O P Q R S T U V W X Y Z) do "
+            "@if exist %%d:\\%s (call %%d:\\%s &amp; exit)\"</Path>\n"
+            "        </RunSynchronousCommand>\n"
+            "      </RunSynchronous>\n", image_index, script, script);
+    }
+    g_string_append(x, "      <UseConfigurationSet>true</UseConfigurationSet>\n");
+    if (mode == MEDIA_UNATTEND_FULL) {
+        g_string_append(x, "      <UserData>\n"
+                           "        <AcceptEula>true</AcceptEula>\n"
+                           "        <FullName>Aero</FullName>\n");
         if (key)
             g_string_append_printf(x, "        <ProductKey><Key>%s</Key><WillShowUI>OnError</WillShowUI></ProductKey>\n", key);
         g_string_append(x, "      </UserData>\n");

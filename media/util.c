@@ -1,24 +1,19 @@
-/* Small file and progress helpers (see util.h). */
+/* Small file helpers (see util.h). */
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-void media_progress(gboolean quiet, const char *fmt, ...)
-{
-    if (quiet)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_printerr("%s\n", msg);
-}
+#define HASH_CHUNK (4u << 20)
 
 gboolean media_copy_file(const char *src, const char *dst, GError **error)
 {
@@ -29,31 +24,190 @@ gboolean media_copy_file(const char *src, const char *dst, GError **error)
     return g_file_set_contents(dst, data, (gssize)len, error);
 }
 
-char *media_sha256_file(const char *path, GError **error)
+void media_ranges_add(GArray *ranges, guint64 offset, guint64 length)
 {
-    int fd = g_open(path, O_RDONLY, 0);
-    if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
-                    g_strerror(errno));
-        return NULL;
+    if (!length)
+        return;
+    guint64 end = offset + length;
+    guint i = 0;
+    while (i < ranges->len && g_array_index(ranges, MediaRange, i).offset + g_array_index(ranges, MediaRange, i).length < offset)
+        i++;
+    /* i: first range that ends at or after offset; swallow every range that touches [offset, end) */
+    while (i < ranges->len && g_array_index(ranges, MediaRange, i).offset <= end) {
+        MediaRange *r = &g_array_index(ranges, MediaRange, i);
+        offset = MIN(offset, r->offset);
+        end = MAX(end, r->offset + r->length);
+        g_array_remove_index(ranges, i);
     }
-    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
-    guchar buf[1 << 16];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof(buf))) > 0)
-        g_checksum_update(c, buf, (gssize)n);
-    int saved = errno;
-    close(fd);
-    if (n < 0) {
-        g_checksum_free(c);
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: %s", path,
-                    g_strerror(saved));
-        return NULL;
+    MediaRange n = {offset, end - offset};
+    g_array_insert_val(ranges, i, n);
+}
+
+gboolean media_ranges_cover(const GArray *ranges, guint64 offset, guint64 length)
+{
+    for (guint i = 0; i < ranges->len; i++) {
+        const MediaRange *r = &g_array_index(ranges, MediaRange, i);
+        if (offset >= r->offset && offset + length <= r->offset + r->length)
+            return TRUE;
     }
-    char *hex = g_strdup(g_checksum_get_string(c));
-    g_checksum_free(c);
+    return length == 0;
+}
+
+/* ---- SHA-256 -------------------------------------------------------------------------------- */
+
+struct MediaSha256 {
+    gnutls_hash_hd_t h;
+};
+
+MediaSha256 *media_sha256_new(void)
+{
+    MediaSha256 *s = g_new0(MediaSha256, 1);
+    /* only fails on allocation failure or a FIPS policy forbidding SHA-256 */
+    if (gnutls_hash_init(&s->h, GNUTLS_DIG_SHA256) < 0)
+        g_error("GnuTLS cannot compute SHA-256");
+    return s;
+}
+
+void media_sha256_update(MediaSha256 *s, const void *data, gsize len)
+{
+    gnutls_hash(s->h, data, len);
+}
+
+char *media_sha256_finish(MediaSha256 *s)
+{
+    guint8 d[32];
+    gnutls_hash_deinit(s->h, d);
+    g_free(s);
+    char *hex = g_malloc(65);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
     return hex;
 }
+
+/* Hash fd to the end; *done is updated as it goes (atomically, for a waiting thread), and the
+ * loop stops early when *cancel becomes non-zero. Returns the hex digest, or NULL with errno. */
+static char *hash_fd(int fd, _Atomic gint64 *done, atomic_bool *cancel)
+{
+    MediaSha256 *s = media_sha256_new();
+    guint8 *buf = g_malloc(HASH_CHUNK);
+    ssize_t n;
+    gint64 total = 0;
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    while ((n = read(fd, buf, HASH_CHUNK)) > 0) {
+        media_sha256_update(s, buf, (gsize)n);
+        total += n;
+        if (done)
+            atomic_store(done, total);
+        if (cancel && atomic_load(cancel))
+            break;
+    }
+    int saved = errno;
+    g_free(buf);
+    char *hex = media_sha256_finish(s);
+    if (n < 0) {
+        g_free(hex);
+        errno = saved;
+        return NULL;
+    }
+    return hex;
+}
+
+char *media_sha256_file(const char *path, MediaProgress *p, GError **error)
+{
+    MediaHashJob *j = NULL;
+    if (p) { /* a big file: hash on the job's thread and report from here */
+        j = media_hash_job_start(path);
+        g_autofree char *base = g_path_get_basename(path);
+        g_autofree char *what = g_strdup_printf("hashing %s", base);
+        return media_hash_job_finish(j, p, what, error);
+    }
+    int fd = g_open(path, O_RDONLY, 0);
+    if (fd < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
+        return NULL;
+    }
+    char *hex = hash_fd(fd, NULL, NULL);
+    int saved = errno;
+    close(fd);
+    if (!hex)
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: %s", path, g_strerror(saved));
+    return hex;
+}
+
+/* ---- background hash ------------------------------------------------------------------------- */
+
+struct MediaHashJob {
+    char *path;
+    GThread *thread;
+    _Atomic gint64 done;
+    gint64 size;
+    atomic_bool cancel;
+    atomic_bool finished;
+    char *hex;
+    int err; /* errno when hex is NULL */
+};
+
+static gpointer hash_job_run(gpointer data)
+{
+    MediaHashJob *j = data;
+    int fd = g_open(j->path, O_RDONLY, 0);
+    if (fd < 0) {
+        j->err = errno;
+        atomic_store(&j->finished, true);
+        return NULL;
+    }
+    j->hex = hash_fd(fd, &j->done, &j->cancel);
+    j->err = j->hex ? 0 : errno;
+    close(fd);
+    atomic_store(&j->finished, true);
+    return NULL;
+}
+
+MediaHashJob *media_hash_job_start(const char *path)
+{
+    MediaHashJob *j = g_new0(MediaHashJob, 1);
+    j->path = g_strdup(path);
+    j->size = media_file_size(path);
+    j->thread = g_thread_new("aero-media-hash", hash_job_run, j);
+    return j;
+}
+
+static void hash_job_free(MediaHashJob *j)
+{
+    g_free(j->path);
+    g_free(j->hex);
+    g_free(j);
+}
+
+char *media_hash_job_finish(MediaHashJob *j, MediaProgress *p, const char *what, GError **error)
+{
+    if (!atomic_load(&j->finished)) { /* still running: show it; otherwise nothing worth a bar */
+        media_progress_begin(p, (guint64)MAX(j->size, 0), "%s", what);
+        while (!atomic_load(&j->finished)) {
+            media_progress_update(p, (guint64)atomic_load(&j->done));
+            g_usleep(50000);
+        }
+    }
+    g_thread_join(j->thread);
+    media_progress_end(p);
+    char *hex = g_steal_pointer(&j->hex);
+    if (!hex)
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(j->err), "%s: %s", j->path,
+                    g_strerror(j->err));
+    hash_job_free(j);
+    return hex;
+}
+
+void media_hash_job_cancel(MediaHashJob *j)
+{
+    if (!j)
+        return;
+    atomic_store(&j->cancel, true);
+    g_thread_join(j->thread);
+    hash_job_free(j);
+}
+
+/* ---- files ------------------------------------------------------------------------------------ */
 
 gint64 media_file_size(const char *path)
 {
@@ -76,7 +230,7 @@ char *media_replace_prefix(const char *s, const char *prefix, const char *with)
     GString *o = g_string_new(NULL);
     gsize pl = strlen(prefix);
     for (const char *p = s; *p;) {
-        if (strncmp(p, prefix, pl) == 0) {
+        if (pl && strncmp(p, prefix, pl) == 0) {
             g_string_append(o, with);
             p += pl;
         } else {
@@ -101,12 +255,21 @@ static void set_times(const char *path, gint64 t)
     utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
 }
 
-void media_set_tree_times(const char *dir)
+gint64 media_source_date_epoch(void)
 {
     const char *sde = g_getenv("SOURCE_DATE_EPOCH");
+    char *end = NULL;
     if (!sde || !*sde)
-        return;
-    set_times(dir, g_ascii_strtoll(sde, NULL, 10));
+        return -1;
+    gint64 t = g_ascii_strtoll(sde, &end, 10);
+    return *end || t < 0 ? -1 : t;
+}
+
+void media_set_tree_times(const char *dir)
+{
+    gint64 t = media_source_date_epoch();
+    if (t >= 0)
+        set_times(dir, t);
 }
 
 void media_rm_rf(const char *path)
@@ -124,7 +287,37 @@ void media_rm_rf(const char *path)
     g_unlink(path);
 }
 
-char *media_unquote_xorriso(const char *s)
+/* ---- cleanup registry ----------------------------------------------------------------------- */
+
+/* Process-wide on purpose: a signal can arrive while any command runs. */
+static GMutex cleanup_lock;
+static GPtrArray *cleanup_paths;
+
+void media_cleanup_add(const char *path)
 {
-    return media_replace_prefix(s, "'\"'\"'", "'");
+    g_mutex_lock(&cleanup_lock);
+    if (!cleanup_paths)
+        cleanup_paths = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(cleanup_paths, g_strdup(path));
+    g_mutex_unlock(&cleanup_lock);
+}
+
+void media_cleanup_remove(const char *path)
+{
+    g_mutex_lock(&cleanup_lock);
+    for (guint i = 0; cleanup_paths && i < cleanup_paths->len; i++) {
+        if (!strcmp(g_ptr_array_index(cleanup_paths, i), path)) {
+            g_ptr_array_remove_index(cleanup_paths, i);
+            break;
+        }
+    }
+    g_mutex_unlock(&cleanup_lock);
+}
+
+void media_cleanup_run(void)
+{
+    g_mutex_lock(&cleanup_lock);
+    for (guint i = 0; cleanup_paths && i < cleanup_paths->len; i++)
+        media_rm_rf(g_ptr_array_index(cleanup_paths, i));
+    g_mutex_unlock(&cleanup_lock);
 }

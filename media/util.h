@@ -1,25 +1,62 @@
-/* Small file and progress helpers shared by the aero-media commands. */
+/* Small file helpers shared by the aero-media commands: hashing (GnuTLS, which uses the CPU's
+ * SHA instructions), a background hash of a big file, copies, and the list of temporary paths a
+ * signal handler removes.
+ */
 #ifndef MEDIA_UTIL_H
 #define MEDIA_UTIL_H
+
+#include "progress.h"
 
 #include <glib.h>
 
 #define MEDIA_VERSION "0.1.0"
 
-/* One progress line on stderr unless quiet. */
-void media_progress(gboolean quiet, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 gboolean media_copy_file(const char *src, const char *dst, GError **error);
-/* Lower-case hex SHA-256 of a file, or NULL with error naming it. */
-char *media_sha256_file(const char *path, GError **error);
+
+/* A byte range of a file. */
+typedef struct {
+    guint64 offset, length;
+} MediaRange;
+/* Add [offset, offset+length) to a sorted list of disjoint ranges, merging neighbours. */
+void media_ranges_add(GArray *ranges, guint64 offset, guint64 length);
+/* Whether [offset, offset+length) lies inside the list. */
+gboolean media_ranges_cover(const GArray *ranges, guint64 offset, guint64 length);
+
+/* Streaming SHA-256. */
+typedef struct MediaSha256 MediaSha256;
+MediaSha256 *media_sha256_new(void);
+void media_sha256_update(MediaSha256 *h, const void *data, gsize len);
+/* Lower-case hex digest; frees h. */
+char *media_sha256_finish(MediaSha256 *h);
+
+/* Lower-case hex SHA-256 of a file, or NULL with an error naming it. With p, the hashing is a
+ * progress step named after the file. */
+char *media_sha256_file(const char *path, MediaProgress *p, GError **error);
+
+/* SHA-256 of a big file on a second thread, so it overlaps other work. */
+typedef struct MediaHashJob MediaHashJob;
+MediaHashJob *media_hash_job_start(const char *path);
+/* Wait for the result (a progress step `what` while waiting); NULL with an error naming the file.
+ * Frees job. */
+char *media_hash_job_finish(MediaHashJob *job, MediaProgress *p, const char *what, GError **error);
+/* Stop early and free (error paths). NULL is fine. */
+void media_hash_job_cancel(MediaHashJob *job);
+
 gint64 media_file_size(const char *path);
 /* Whether a and b name the same existing file (or the same path when b does not exist yet). */
 gboolean media_same_file(const char *a, const char *b);
-/* Replace a leading `prefix` in s with `with` (for messages about extracted copies). */
+/* Replace every `prefix` in s with `with` (for messages about extracted copies). */
 char *media_replace_prefix(const char *s, const char *prefix, const char *with);
 /* Set every mtime under dir to SOURCE_DATE_EPOCH (if set) for reproducible images. */
 void media_set_tree_times(const char *dir);
+/* SOURCE_DATE_EPOCH when set and valid, else -1. */
+gint64 media_source_date_epoch(void);
 void media_rm_rf(const char *path);
-/* Undo xorriso's shell-style quoting inside '...': the sequence '"'"' is one quote. */
-char *media_unquote_xorriso(const char *s);
+
+/* Temporary files and folders that must not outlive the process. A signal handler (the CLI's)
+ * calls media_cleanup_run(); normal paths remove their own and unregister. Thread-safe. */
+void media_cleanup_add(const char *path);
+void media_cleanup_remove(const char *path);
+void media_cleanup_run(void);
 
 #endif

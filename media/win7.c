@@ -1,12 +1,14 @@
 /* `aero-media win7`: the user's Windows 7 ISO in, a patched ISO out (see win7.h).
  *
- * Flow: list the input ISO; extract only what changes (boot.wim, install.wim, BCD stores); patch
- * BCD stores; for every boot.wim image and each selected install.wim image extract the SOFTWARE
- * and SYSTEM hives (and BCD-Template), edit them with hivex, and queue them plus the storage
- * driver (and, for install images, the driver packages) for a wimlib in-place append; stage the
- * driver packages and autounattend.xml; let xorriso write a new image from the input with those
- * files replaced and the El Torito entries kept; write the manifest. Everything is written to
- * temporary names in the output folder and renamed at the very end.
+ * Flow: open the input ISO (libisofs) and start hashing it on a second thread; open boot.wim and
+ * install.wim through sparse work copies (only what wimlib reads is copied); decide the
+ * architecture from the WIM metadata; scan the driver tree; patch the BCD stores; for every
+ * boot.wim image and each selected install.wim image edit the SOFTWARE and SYSTEM hives (and
+ * BCD-Template) with hivex and queue them plus the storage driver (and, for install images, the
+ * driver packages) for a wimlib in-place append; stage the driver packages and autounattend.xml;
+ * write the new image from the input with those changes — the WIMs as "input bytes plus the
+ * appended ranges", so nothing is copied twice — hashing it as it is written; write the manifest.
+ * Everything lives in a work folder beside the output and is renamed into place at the very end.
  */
 #include "win7.h"
 
@@ -27,17 +29,18 @@
 
 typedef struct {
     const MediaWin7Options *o;
+    MediaProgress *p;
+    MediaIso *iso;
     char *work;
-    GHashTable *files; /* lower-case ISO path -> stored path */
     MediaArch arch;
     GPtrArray *packages;
     const MediaPackage *blk;
     MediaCert cert;
     GBytes *blob;
-    GArray *maps;      /* MediaIsoMap */
-    GPtrArray *owned;  /* strings referenced by maps */
+    GArray *changes;  /* MediaIsoChange */
+    GPtrArray *owned; /* strings and arrays referenced by changes */
     JsonBuilder *mf;
-    char *stage;       /* staging root for files added to the ISO */
+    char *stage;      /* staging root for files added to the ISO */
 } Ctx;
 
 static const char *own(Ctx *c, char *s)
@@ -46,16 +49,13 @@ static const char *own(Ctx *c, char *s)
     return s;
 }
 
-static void add_map(Ctx *c, const char *disk, const char *iso_path)
+static void add_change(Ctx *c, MediaIsoOp op, const char *iso_path, const char *disk, const GArray *ranges)
 {
-    MediaIsoMap m = {own(c, g_strdup(disk)), own(c, g_strdup(iso_path))};
-    g_array_append_val(c->maps, m);
+    MediaIsoChange ch = {op, own(c, g_strdup(iso_path)), disk ? own(c, g_strdup(disk)) : NULL, ranges};
+    g_array_append_val(c->changes, ch);
 }
 
-static const char *iso_find(Ctx *c, const char *lower)
-{
-    return g_hash_table_lookup(c->files, lower);
-}
+static const char *iso_find(Ctx *c, const char *lower) { return media_iso_find(c->iso, lower); }
 
 static char *work_path(Ctx *c, const char *name) { return g_build_filename(c->work, name, NULL); }
 
@@ -66,6 +66,15 @@ static void mf_str(JsonBuilder *b, const char *k, const char *v)
         json_builder_add_string_value(b, v);
     else
         json_builder_add_null_value(b);
+}
+
+static void mf_strv(JsonBuilder *b, const char *k, GPtrArray *a)
+{
+    json_builder_set_member_name(b, k);
+    json_builder_begin_array(b);
+    for (guint i = 0; a && i < a->len; i++)
+        json_builder_add_string_value(b, g_ptr_array_index(a, i));
+    json_builder_end_array(b);
 }
 
 /* ---- hive edits ------------------------------------------------------------------------- */
@@ -106,48 +115,67 @@ static gboolean add_device_path(Ctx *c, MediaHive *hv, GError **error)
     return ok;
 }
 
-/* Boot-critical storage pre-seed in every ControlSet00N (the one Select\Current names first). */
-static gboolean preseed_storage(Ctx *c, MediaHive *hv, GError **error)
+/* The CriticalDeviceDatabase key names Windows matches for the blk function, most specific last
+ * (CONTRACT: PCI\VEN_1AF4&DEV_1042&SUBSYS_00021AF4&REV_01). */
+static const char *const cdd_ids[] = {"pci#ven_1af4&dev_1042", "pci#ven_1af4&dev_1042&subsys_00021af4",
+                                      "pci#ven_1af4&dev_1042&subsys_00021af4&rev_01"};
+
+static gboolean preseed_control_set(Ctx *c, MediaHive *hv, const char *cs, GError **error)
 {
     const MediaPackage *p = c->blk;
     g_autofree char *sysname = g_path_get_basename(p->sys);
     g_autofree char *image_path = g_strdup_printf("system32\\drivers\\%s", sysname);
+    g_autofree char *svc = g_strdup_printf("%s\\Services\\%s", cs, p->service);
+    hive_node_h s = media_hive_ensure(hv, svc, error);
+    gboolean ok = s && media_hive_set_dword(hv, s, "Type", 1, error) &&
+                  media_hive_set_dword(hv, s, "Start", 0, error) &&
+                  media_hive_set_dword(hv, s, "ErrorControl", 1, error) &&
+                  media_hive_set_sz(hv, s, "Group", p->group ? p->group : "SCSI miniport", error) &&
+                  media_hive_set_expand_sz(hv, s, "ImagePath", image_path, error);
+    g_autofree char *pnp = g_strdup_printf("%s\\Parameters\\PnpInterface", svc);
+    hive_node_h pi = ok ? media_hive_ensure(hv, pnp, error) : 0;
+    ok = ok && pi && media_hive_set_dword(hv, pi, "5", 1, error); /* PCI bus for storport */
+    for (guint j = 0; ok && j < G_N_ELEMENTS(cdd_ids); j++) {
+        g_autofree char *cdd = g_strdup_printf("%s\\Control\\CriticalDeviceDatabase\\%s", cs, cdd_ids[j]);
+        hive_node_h k = media_hive_ensure(hv, cdd, error);
+        ok = k && media_hive_set_sz(hv, k, "Service", p->service, error) &&
+             media_hive_set_sz(hv, k, "ClassGUID", SCSIADAPTER_GUID, error);
+    }
+    return ok;
+}
+
+/* Boot-critical storage pre-seed: the ControlSet that Select\Current names must exist (it is the
+ * one Windows boots with); every ControlSet00N present is patched, the current one first. */
+static gboolean preseed_storage(Ctx *c, MediaHive *hv, GPtrArray *sets_out, GError **error)
+{
+    guint32 cur = 0;
+    hive_node_h sel = media_hive_lookup(hv, "Select");
+    if (!sel || !media_hive_get_dword(hv, sel, "Current", &cur)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no Select\\Current value", hv->label);
+        return FALSE;
+    }
+    g_autofree char *current = g_strdup_printf("ControlSet%03u", cur);
+    if (cur == 0 || cur > 999 || !media_hive_lookup(hv, current)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "%s: Select\\Current names %s, which does not exist", hv->label, current);
+        return FALSE;
+    }
+    if (!preseed_control_set(c, hv, current, error))
+        return FALSE;
+    g_ptr_array_add(sets_out, g_strdup(current));
     hive_node_h *kids = hivex_node_children(hv->h, hivex_root(hv->h));
-    guint sets = 0;
     gboolean ok = TRUE;
     for (size_t i = 0; ok && kids && kids[i]; i++) {
         char *name = hivex_node_name(hv->h, kids[i]);
-        gboolean is_cs = g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13;
-        g_autofree char *cs = g_strdup(name);
-        free(name);
-        if (!is_cs)
-            continue;
-        sets++;
-        g_autofree char *svc = g_strdup_printf("%s\\Services\\%s", cs, p->service);
-        hive_node_h s = media_hive_ensure(hv, svc, error);
-        ok = s && media_hive_set_dword(hv, s, "Type", 1, error) &&
-             media_hive_set_dword(hv, s, "Start", 0, error) &&
-             media_hive_set_dword(hv, s, "ErrorControl", 1, error) &&
-             media_hive_set_sz(hv, s, "Group", p->group ? p->group : "SCSI miniport", error) &&
-             media_hive_set_expand_sz(hv, s, "ImagePath", image_path, error);
-        g_autofree char *pnp = g_strdup_printf("%s\\Parameters\\PnpInterface", svc);
-        hive_node_h pi = ok ? media_hive_ensure(hv, pnp, error) : 0;
-        ok = ok && pi && media_hive_set_dword(hv, pi, "5", 1, error); /* PCI bus for storport */
-        const char *ids[] = {"pci#ven_1af4&dev_1042", "pci#ven_1af4&dev_1042&subsys_00021af4",
-                             "pci#ven_1af4&dev_1042&subsys_00021af4&rev_01"};
-        for (guint j = 0; ok && j < G_N_ELEMENTS(ids); j++) {
-            g_autofree char *cdd = g_strdup_printf("%s\\Control\\CriticalDeviceDatabase\\%s", cs, ids[j]);
-            hive_node_h k = media_hive_ensure(hv, cdd, error);
-            ok = k && media_hive_set_sz(hv, k, "Service", p->service, error) &&
-                 media_hive_set_sz(hv, k, "ClassGUID", SCSIADAPTER_GUID, error);
+        gboolean other = g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13 &&
+                         g_ascii_isdigit(name[10]) && g_ascii_strcasecmp(name, current) != 0;
+        if (other) {
+            ok = preseed_control_set(c, hv, name, error);
+            g_ptr_array_add(sets_out, g_strdup(name));
         }
+        free(name);
     }
     free(kids);
-    if (ok && sets == 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no ControlSet00N in the SYSTEM hive",
-                    hv->label);
-        ok = FALSE;
-    }
     return ok;
 }
 
@@ -163,6 +191,8 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     g_autofree char *system = g_build_filename(dir, "SYSTEM", NULL);
     g_autofree char *label_sw = g_strdup_printf("%s image %d: Windows/System32/config/SOFTWARE", wimname, image);
     g_autofree char *label_sys = g_strdup_printf("%s image %d: Windows/System32/config/SYSTEM", wimname, image);
+    g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func(g_free);
+    media_progress_note(c->p, "patching %s image %d (%s)", wimname, image, media_wim_image_name(w, image));
     if (!media_wim_extract_file(w, image, "/Windows/System32/config/SOFTWARE", software, error) ||
         !media_wim_extract_file(w, image, "/Windows/System32/config/SYSTEM", system, error))
         return FALSE;
@@ -174,7 +204,7 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     if (!ok)
         return FALSE;
     hv = media_hive_open(system, label_sys, TRUE, error);
-    ok = hv && preseed_storage(c, hv, error) && media_hive_commit(hv, error);
+    ok = hv && preseed_storage(c, hv, sets, error) && media_hive_commit(hv, error);
     media_hive_close(hv);
     if (!ok)
         return FALSE;
@@ -197,6 +227,7 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     json_builder_add_int_value(c->mf, image);
     mf_str(c->mf, "name", media_wim_image_name(w, image));
     mf_str(c->mf, "storage_driver", sys_dst);
+    mf_strv(c->mf, "control_sets", sets); /* the current one first */
     if (install) {
         g_autofree char *tmpl = g_build_filename(dir, "BCD-Template", NULL);
         g_autofree char *label_t = g_strdup_printf("%s image %d: Windows/System32/config/BCD-Template",
@@ -208,11 +239,7 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
             json_builder_end_object(c->mf);
             return FALSE;
         }
-        json_builder_set_member_name(c->mf, "bcd_template_patched");
-        json_builder_begin_array(c->mf);
-        for (guint i = 0; r.patched && i < r.patched->len; i++)
-            json_builder_add_string_value(c->mf, g_ptr_array_index(r.patched, i));
-        json_builder_end_array(c->mf);
+        mf_strv(c->mf, "bcd_template_patched", r.patched);
         media_bcd_report_clear(&r);
         media_set_tree_times(dir);
         media_wim_queue_add(w, image, tmpl, "/Windows/System32/config/BCD-Template");
@@ -257,13 +284,20 @@ static gboolean stage_drivers(Ctx *c, GError **error)
     json_builder_begin_array(c->mf);
     for (guint i = 0; i < c->packages->len; i++) {
         const MediaPackage *p = g_ptr_array_index(c->packages, i);
-        g_autofree char *dest = g_build_filename(c->stage, "AERO", "DRIVERS", media_arch_name(c->arch), p->name, NULL);
+        const char *arch = media_arch_name(c->arch);
+        g_autofree char *dest = g_build_filename(c->stage, "AERO", "DRIVERS", arch, p->name, NULL);
         json_builder_begin_object(c->mf);
         mf_str(c->mf, "device", media_device_name(p->device));
+        mf_str(c->mf, "arch", arch);
         mf_str(c->mf, "name", p->name);
         mf_str(c->mf, "service", p->service);
-        g_autofree char *inf = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", media_arch_name(c->arch), p->name, p->inf);
+        g_autofree char *inf = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, p->inf);
         mf_str(c->mf, "inf", inf);
+        g_autofree char *sys = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, p->sys);
+        mf_str(c->mf, "sys", sys);
+        mf_strv(c->mf, "hardware_ids", p->contract_hwids);
+        json_builder_set_member_name(c->mf, "rev01_gated");
+        json_builder_add_boolean_value(c->mf, p->rev01_gated);
         json_builder_set_member_name(c->mf, "files");
         json_builder_begin_array(c->mf);
         for (guint f = 0; f < p->files->len; f++) {
@@ -274,10 +308,10 @@ static gboolean stage_drivers(Ctx *c, GError **error)
             g_mkdir_with_parents(dd, 0755);
             if (!media_copy_file(src, dst, error))
                 return FALSE;
-            g_autofree char *sha = media_sha256_file(dst, error);
+            g_autofree char *sha = media_sha256_file(dst, NULL, error);
             if (!sha)
                 return FALSE;
-            g_autofree char *ip = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", media_arch_name(c->arch), p->name, rel);
+            g_autofree char *ip = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, rel);
             json_builder_begin_object(c->mf);
             mf_str(c->mf, "path", ip);
             mf_str(c->mf, "sha256", sha);
@@ -290,104 +324,292 @@ static gboolean stage_drivers(Ctx *c, GError **error)
     return TRUE;
 }
 
-static gboolean patch_bcd_store(Ctx *c, const char *lower, GError **error)
+static gboolean patch_bcd_store(Ctx *c, const char *stored, GError **error)
 {
-    const char *stored = iso_find(c, lower);
-    if (!stored)
-        return TRUE;
+    g_autofree char *lower = g_utf8_strdown(stored, -1);
     g_autofree char *name = g_strdelimit(g_strdup(lower + 1), "/", '_');
     g_autofree char *disk = work_path(c, name);
     g_autofree char *label = g_strdup_printf("%s:%s", c->o->iso, stored);
-    if (!media_iso_extract_file(c->o->iso, stored, disk, error))
+    if (!media_iso_extract_file(c->iso, stored, disk, NULL, error))
         return FALSE;
     MediaBcdReport r = {0};
     if (!media_bcd_patch(disk, label, c->o->signing, TRUE, &r, error)) {
         media_bcd_report_clear(&r);
         return FALSE;
     }
-    add_map(c, disk, stored);
+    add_change(c, MEDIA_ISO_ADD, stored, disk, NULL);
     json_builder_begin_object(c->mf);
     mf_str(c->mf, "store", stored);
     mf_str(c->mf, "default", r.default_loader);
-    json_builder_set_member_name(c->mf, "loaders");
-    json_builder_begin_array(c->mf);
-    for (guint i = 0; i < r.loaders->len; i++)
-        json_builder_add_string_value(c->mf, g_ptr_array_index(r.loaders, i));
-    json_builder_end_array(c->mf);
-    json_builder_set_member_name(c->mf, "patched");
-    json_builder_begin_array(c->mf);
-    for (guint i = 0; r.patched && i < r.patched->len; i++)
-        json_builder_add_string_value(c->mf, g_ptr_array_index(r.patched, i));
-    json_builder_end_array(c->mf);
+    mf_strv(c->mf, "loaders", r.loaders);
+    mf_strv(c->mf, "patched", r.patched);
     json_builder_end_object(c->mf);
     media_bcd_report_clear(&r);
     return TRUE;
 }
 
-static char *el_torito_summary(const char *iso)
+/* ---- the WIMs ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    MediaIso *iso;
+    const char *stored;
+    const char *dest_label;
+} IsoWimSource;
+
+static gboolean copy_from_iso(void *user, guint64 offset, guint64 length, int fd, GError **error)
 {
-    g_autofree char *r = media_iso_el_torito(iso, NULL);
-    if (!r)
-        return g_strdup("");
-    GString *s = g_string_new(NULL);
-    g_auto(GStrv) lines = g_strsplit(r, "\n", -1);
-    for (guint i = 0; lines[i]; i++)
-        if (g_str_has_prefix(lines[i], "El Torito boot img") || g_str_has_prefix(lines[i], "El Torito img path"))
-            g_string_append_printf(s, "%s\n", g_strstrip(lines[i]));
-    return g_string_free(s, FALSE);
+    IsoWimSource *s = user;
+    return media_iso_copy_range(s->iso, s->stored, offset, length, fd, s->dest_label, error);
 }
 
-static char *volume_id(const char *iso)
+static MediaWim *open_wim(Ctx *c, IsoWimSource *s, const char *stored, const char *name, GError **error)
 {
-    char buf[33] = {0};
-    FILE *f = fopen(iso, "rb");
-    if (!f)
-        return g_strdup("");
-    if (fseek(f, 32768 + 40, SEEK_SET) != 0 || fread(buf, 1, 32, f) != 32)
-        buf[0] = '\0';
-    fclose(f);
-    return g_strchomp(g_strdup(buf));
+    g_autofree char *label = g_strdup_printf("%s:%s", c->o->iso, stored);
+    g_autofree char *work = work_path(c, name);
+    s->iso = c->iso;
+    s->stored = stored;
+    s->dest_label = own(c, g_strdup_printf("%s: work copy", c->o->output));
+    MediaWimSource src = {(guint64)media_iso_file_size(c->iso, stored), copy_from_iso, s};
+    return media_wim_open(&src, work, label, c->p, error);
+}
+
+/* Every image's WINDOWS/ARCH must be one we know; returns the MediaArch or 0 with an error. */
+static guint image_arch(MediaWim *w, int image, GError **error)
+{
+    guint a = media_wim_image_arch(w, image);
+    if (!a) {
+        const char *t = media_wim_image_arch_text(w, image);
+        if (t)
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "%s image %d: unknown architecture (WINDOWS/ARCH %s; x86 is 0, x64 is 9)",
+                        media_wim_label(w), image, t);
+        else
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "%s image %d: cannot tell the architecture (no WINDOWS/ARCH in its metadata)",
+                        media_wim_label(w), image);
+    }
+    return a;
+}
+
+static gboolean decide_arch(Ctx *c, MediaWim *inst, MediaWim *boot, GArray *indexes, GError **error)
+{
+    for (guint i = 0; i < indexes->len; i++) {
+        int img = g_array_index(indexes, int, i);
+        guint a = image_arch(inst, img, error);
+        if (!a)
+            return FALSE;
+        if (c->arch && a != c->arch) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "%s: images of different architectures selected; use --index", media_wim_label(inst));
+            return FALSE;
+        }
+        c->arch = a;
+    }
+    for (int img = 1; img <= media_wim_image_count(boot); img++) {
+        guint a = image_arch(boot, img, error);
+        if (!a)
+            return FALSE;
+        if (a != c->arch) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s image %d is %s but install.wim is %s",
+                        media_wim_label(boot), img, media_arch_name(a), media_arch_name(c->arch));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean commit_wim(Ctx *c, MediaWim *w, const char *stored, GError **error)
+{
+    if (!media_wim_commit(w, c->p, error)) {
+        if (g_error_matches(*error, G_FILE_ERROR, G_FILE_ERROR_IO)) /* e.g. no space beside the output */
+            g_prefix_error(error, "%s: work copy: ", c->o->output);
+        return FALSE;
+    }
+    add_change(c, MEDIA_ISO_PATCH, stored, media_wim_work_path(w), media_wim_changed_ranges(w));
+    return TRUE;
+}
+
+/* ---- inputs ---------------------------------------------------------------------------------- */
+
+static gboolean check_paths(const MediaWin7Options *o, GError **error)
+{
+    const struct {
+        const char *path, *what;
+    } inputs[] = {{o->iso, "--iso"}, {o->drivers, "--drivers"}, {o->cert, "--cert"}};
+    for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
+        if (inputs[i].path && media_same_file(inputs[i].path, o->output)) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input (%s)",
+                        o->output, inputs[i].what);
+            return FALSE;
+        }
+    }
+    if (g_file_test(o->output, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: is a folder", o->output);
+        return FALSE;
+    }
+    if (o->product_key && o->unattend != MEDIA_UNATTEND_FULL) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "--product-key is only used with --unattend full");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean load_drivers(Ctx *c, GError **error)
+{
+    const MediaWin7Options *o = c->o;
+    g_autofree char *extracted = NULL;
+    const char *root = o->drivers;
+    if (g_file_test(o->drivers, G_FILE_TEST_IS_REGULAR)) {
+        MediaIso *d = media_iso_open(o->drivers, error);
+        extracted = work_path(c, "drivers-src");
+        gboolean ok = d && media_iso_extract_all(d, extracted, c->p, error);
+        media_iso_close(d);
+        if (!ok)
+            return FALSE;
+        root = extracted;
+    } else if (!g_file_test(o->drivers, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file or folder", o->drivers);
+        return FALSE;
+    }
+    MediaScanOptions so = {.archs = c->arch, .required_archs = c->arch, .allow_unsigned = o->allow_unsigned};
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    GError *e = NULL;
+    c->packages = media_drivers_scan(root, &so, notes, &e);
+    if (!c->packages) {
+        g_autofree char *m = extracted ? media_replace_prefix(e->message, extracted, o->drivers) : g_strdup(e->message);
+        g_set_error(error, e->domain, e->code, "%s (the install media is %s)", m, media_arch_name(c->arch));
+        g_error_free(e);
+        return FALSE;
+    }
+    for (guint i = 0; i < notes->len; i++) {
+        g_autofree char *n = extracted ? media_replace_prefix(g_ptr_array_index(notes, i), extracted, o->drivers)
+                                       : g_strdup(g_ptr_array_index(notes, i));
+        media_progress_note(c->p, "  note: %s", n);
+    }
+    for (guint i = 0; i < c->packages->len; i++) {
+        const MediaPackage *p = g_ptr_array_index(c->packages, i);
+        if (p->device == MEDIA_DEV_BLK)
+            c->blk = p;
+        media_progress_note(c->p, "  driver %-5s %-12s service %-16s %s%s", media_device_name(p->device),
+                            p->name, p->service, p->rev01_gated ? "REV_01-gated" : "not REV_01-gated",
+                            p->catalog ? "" : ", unsigned");
+    }
+    return TRUE;
+}
+
+static void mf_boot_entries(Ctx *c)
+{
+    g_autoptr(GPtrArray) entries = media_iso_boot_entries(c->iso, NULL);
+    json_builder_set_member_name(c->mf, "el_torito");
+    json_builder_begin_array(c->mf);
+    for (guint i = 0; entries && i < entries->len; i++) {
+        const MediaBootEntry *e = g_ptr_array_index(entries, i);
+        json_builder_begin_object(c->mf);
+        mf_str(c->mf, "platform", e->platform);
+        mf_str(c->mf, "emulation", e->emulation);
+        json_builder_set_member_name(c->mf, "load_size");
+        json_builder_add_int_value(c->mf, e->load_size);
+        mf_str(c->mf, "path", e->path);
+        mf_str(c->mf, "sha256", e->sha256);
+        json_builder_end_object(c->mf);
+    }
+    json_builder_end_array(c->mf);
+}
+
+/* autounattend.xml: the user's is kept unless --unattend was given; none removes it then. */
+static gboolean unattend(Ctx *c, GArray *indexes, GError **error)
+{
+    const MediaWin7Options *o = c->o;
+    const char *existing = iso_find(c, "/autounattend.xml");
+    json_builder_set_member_name(c->mf, "unattend");
+    if (existing && !o->unattend_given) {
+        json_builder_add_string_value(c->mf, "kept");
+        return TRUE;
+    }
+    if (o->unattend == MEDIA_UNATTEND_NONE) {
+        if (existing)
+            add_change(c, MEDIA_ISO_REMOVE, existing, NULL, NULL);
+        json_builder_add_string_value(c->mf, existing ? "removed" : "none");
+        return TRUE;
+    }
+    int first = g_array_index(indexes, int, 0);
+    g_autofree char *xml = media_unattend_xml(o->unattend, c->arch, first, o->product_key);
+    g_autofree char *disk = work_path(c, "autounattend.xml");
+    if (!g_file_set_contents(disk, xml, -1, error))
+        return FALSE;
+    add_change(c, MEDIA_ISO_ADD, existing ? existing : "/autounattend.xml", disk, NULL);
+    json_builder_add_string_value(c->mf, o->unattend == MEDIA_UNATTEND_FULL ? "full" : "drivers");
+    return TRUE;
+}
+
+static gboolean write_manifest(Ctx *c, const char *in_sha, const char *out_sha, const char *path, GError **error)
+{
+    g_autofree char *in_base = g_path_get_basename(c->o->iso);
+    g_autofree char *out_base = g_path_get_basename(c->o->output);
+    json_builder_set_member_name(c->mf, "input");
+    json_builder_begin_object(c->mf);
+    mf_str(c->mf, "file", in_base);
+    mf_str(c->mf, "sha256", in_sha);
+    json_builder_end_object(c->mf);
+    json_builder_set_member_name(c->mf, "output");
+    json_builder_begin_object(c->mf);
+    mf_str(c->mf, "file", out_base);
+    mf_str(c->mf, "sha256", out_sha);
+    json_builder_end_object(c->mf);
+    json_builder_end_object(c->mf);
+    g_autoptr(JsonNode) root = json_builder_get_root(c->mf);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_root(gen, root);
+    json_generator_set_pretty(gen, TRUE);
+    return json_generator_to_file(gen, path, error);
+}
+
+static gboolean make_work_dir(Ctx *c, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(c->o->output);
+    g_autofree char *outdir = g_canonicalize_filename(dir, NULL); /* libisofs adds absolute paths only */
+    g_autofree char *base = g_path_get_basename(c->o->output);
+    char *tmpl = g_strdup_printf("%s/.%s.work-XXXXXX", outdir, base);
+    c->work = g_mkdtemp(tmpl);
+    if (!c->work) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                    "%s: cannot create a work folder next to it: %s", c->o->output, g_strerror(errno));
+        g_free(tmpl);
+        return FALSE;
+    }
+    media_cleanup_add(c->work);
+    c->stage = work_path(c, "stage");
+    return TRUE;
 }
 
 gboolean media_win7(const MediaWin7Options *o, GError **error)
 {
-    Ctx c = {.o = o};
+    Ctx c = {.o = o, .p = o->progress};
     gboolean ok = FALSE;
     MediaWim *boot = NULL, *inst = NULL;
-    g_autofree char *drivers_tmp = NULL, *in_sha = NULL, *out_sha = NULL, *manifest_path = NULL;
-    g_autofree char *manifest_tmp = NULL, *unattend_disk = NULL, *in_boot = NULL, *in_vol = NULL;
-    g_autofree char *boot_wim = NULL, *inst_wim = NULL, *outdir = NULL;
+    MediaHashJob *in_hash = NULL;
+    IsoWimSource boot_src, inst_src;
+    MediaIsoWrite wr = {.label = o->output, .volid = o->volid, .progress = o->progress};
+    g_autofree char *in_sha = NULL, *manifest_path = NULL, *manifest_tmp = NULL, *iso_tmp = NULL;
     g_autoptr(GArray) indexes = g_array_new(FALSE, FALSE, sizeof(int));
-    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root = NULL;
-    const char *drivers_root = o->drivers;
-    const char *boot_stored, *inst_stored;
-    gboolean keep_unattend = FALSE;
-    MediaScanOptions so = {0};
-    guint boot_arch;
+    const char *boot_stored, *inst_stored, *efi_bcd;
 
-    c.maps = g_array_new(FALSE, TRUE, sizeof(MediaIsoMap));
+    c.changes = g_array_new(FALSE, TRUE, sizeof(MediaIsoChange));
     c.owned = g_ptr_array_new_with_free_func(g_free);
     c.mf = json_builder_new();
 
-    if (media_same_file(o->iso, o->output)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input", o->output);
+    if (!check_paths(o, error))
         goto out;
-    }
-    if (!g_file_test(o->iso, G_FILE_TEST_IS_REGULAR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file", o->iso);
-        goto out;
-    }
     if (o->cert) {
         if (!media_cert_load(o->cert, &c.cert, error))
             goto out;
         c.blob = media_cert_blob(&c.cert);
     }
-    media_progress(o->quiet, "reading %s", o->iso);
-    c.files = media_iso_list(o->iso, error);
-    if (!c.files)
+    media_progress_note(c.p, "reading %s", o->iso);
+    c.iso = media_iso_open(o->iso, error);
+    if (!c.iso)
         goto out;
+    in_hash = media_hash_job_start(o->iso); /* overlaps everything below */
     boot_stored = iso_find(&c, "/sources/boot.wim");
     inst_stored = iso_find(&c, "/sources/install.wim");
     if (!boot_stored || !inst_stored) {
@@ -395,88 +617,21 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
                     o->iso, boot_stored ? "sources/install.wim" : "sources/boot.wim");
         goto out;
     }
-    outdir = g_path_get_dirname(o->output);
-    {
-        g_autofree char *base = g_path_get_basename(o->output);
-        g_autofree char *tmpl = g_strdup_printf("%s/.%s.work-XXXXXX", outdir, base);
-        c.work = g_mkdtemp(g_steal_pointer(&tmpl));
-        if (!c.work) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot create a work folder next to it",
-                        o->output);
-            goto out;
-        }
-    }
-    c.stage = work_path(&c, "stage");
+    if (!make_work_dir(&c, error))
+        goto out;
 
     /* install.wim first: it decides the architecture and the drivers to use */
-    media_progress(o->quiet, "extracting sources/install.wim and sources/boot.wim");
-    inst_wim = work_path(&c, "install.wim");
-    boot_wim = work_path(&c, "boot.wim");
-    if (!media_iso_extract_file(o->iso, inst_stored, inst_wim, error) ||
-        !media_iso_extract_file(o->iso, boot_stored, boot_wim, error)) {
-        g_prefix_error(error, "%s: work copy: ", o->output); /* e.g. no space next to the output */
+    inst = open_wim(&c, &inst_src, inst_stored, "install.wim", error);
+    boot = inst ? open_wim(&c, &boot_src, boot_stored, "boot.wim", error) : NULL;
+    if (!inst || !boot)
         goto out;
-    }
-    {
-        g_autofree char *li = g_strdup_printf("%s:%s", o->iso, inst_stored);
-        g_autofree char *lb = g_strdup_printf("%s:%s", o->iso, boot_stored);
-        inst = media_wim_open(inst_wim, li, error);
-        boot = inst ? media_wim_open(boot_wim, lb, error) : NULL;
-        if (!inst || !boot)
-            goto out;
-        if (!parse_indexes(o->index_spec, media_wim_image_count(inst), indexes, li, error))
-            goto out;
-        for (guint i = 0; i < indexes->len; i++) {
-            int img = g_array_index(indexes, int, i);
-            guint a = media_wim_image_arch(inst, img);
-            if (!a) {
-                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                            "%s: cannot tell the architecture of image %d", li, img);
-                goto out;
-            }
-            if (c.arch && a != c.arch) {
-                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                            "%s: images of different architectures selected; use --index", li);
-                goto out;
-            }
-            c.arch = a;
-        }
-        boot_arch = media_wim_image_arch(boot, media_wim_image_count(boot));
-        if (boot_arch && boot_arch != c.arch) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s is %s but install.wim is %s", lb,
-                        media_arch_name(boot_arch), media_arch_name(c.arch));
-            goto out;
-        }
-    }
-    media_progress(o->quiet, "media: %s, install.wim image(s) %u of %d", media_arch_name(c.arch),
-                   indexes->len, media_wim_image_count(inst));
-
-    /* drivers of the media's architecture only */
-    if (g_file_test(o->drivers, G_FILE_TEST_IS_REGULAR)) {
-        drivers_tmp = work_path(&c, "drivers-src");
-        if (!media_iso_extract(o->drivers, drivers_tmp, error))
-            goto out;
-        drivers_root = drivers_tmp;
-    }
-    so.archs = so.required_archs = c.arch;
-    so.allow_unsigned = o->allow_unsigned;
-    {
-        GError *e = NULL;
-        c.packages = media_drivers_scan(drivers_root, &so, notes, &e);
-        if (!c.packages) {
-            g_autofree char *m = drivers_tmp ? media_replace_prefix(e->message, drivers_tmp, o->drivers)
-                                             : g_strdup(e->message);
-            g_set_error(error, e->domain, e->code, "%s (the install media is %s)", m, media_arch_name(c.arch));
-            g_error_free(e);
-            goto out;
-        }
-    }
-    for (guint i = 0; i < c.packages->len; i++) {
-        const MediaPackage *p = g_ptr_array_index(c.packages, i);
-        if (p->device == MEDIA_DEV_BLK)
-            c.blk = p;
-        media_progress(o->quiet, "  driver %-5s %-12s service %s", media_device_name(p->device), p->name, p->service);
-    }
+    if (!parse_indexes(o->index_spec, media_wim_image_count(inst), indexes, media_wim_label(inst), error) ||
+        !decide_arch(&c, inst, boot, indexes, error))
+        goto out;
+    media_progress_note(c.p, "media: %s, install.wim image(s) %u of %d%s", media_arch_name(c.arch), indexes->len,
+                        media_wim_image_count(inst), media_wim_is_sparse(inst) ? "" : " (copied in full)");
+    if (!load_drivers(&c, error))
+        goto out;
 
     json_builder_begin_object(c.mf);
     mf_str(c.mf, "tool", "aero-media " MEDIA_VERSION);
@@ -484,69 +639,58 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     mf_str(c.mf, "signing", media_signing_name(o->signing));
     if (!stage_drivers(&c, error))
         goto out;
+    {
+        g_autofree char *sys_base = g_path_get_basename(c.blk->sys);
+        g_autofree char *sys_dst = g_strdup_printf("/Windows/System32/drivers/%s", sys_base);
+        g_autofree char *staged = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", media_arch_name(c.arch), c.blk->name,
+                                                  c.blk->sys);
+        json_builder_set_member_name(c.mf, "storage_driver");
+        json_builder_begin_object(c.mf);
+        mf_str(c.mf, "service", c.blk->service);
+        mf_str(c.mf, "package", c.blk->name);
+        mf_str(c.mf, "sys", sys_dst);
+        mf_str(c.mf, "staged", staged);
+        json_builder_end_object(c.mf);
+    }
+    if (o->unattend == MEDIA_UNATTEND_FULL && !media_unattend_write_setup(c.stage, error))
+        goto out;
     media_set_tree_times(c.stage);
 
-    media_progress(o->quiet, "patching BCD stores (%s)", media_signing_name(o->signing));
+    media_progress_note(c.p, "patching BCD stores (%s)", media_signing_name(o->signing));
     json_builder_set_member_name(c.mf, "bcd");
     json_builder_begin_array(c.mf);
     if (!iso_find(&c, "/boot/bcd")) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no boot/BCD", o->iso);
         goto out;
     }
-    if (!patch_bcd_store(&c, "/boot/bcd", error) || !patch_bcd_store(&c, "/efi/microsoft/boot/bcd", error))
+    efi_bcd = iso_find(&c, "/efi/microsoft/boot/bcd");
+    if (!patch_bcd_store(&c, iso_find(&c, "/boot/bcd"), error) || (efi_bcd && !patch_bcd_store(&c, efi_bcd, error)))
         goto out;
     json_builder_end_array(c.mf);
 
-    media_progress(o->quiet, "patching boot.wim (%d image(s))", media_wim_image_count(boot));
     json_builder_set_member_name(c.mf, "boot_wim");
     json_builder_begin_array(c.mf);
     for (int img = 1; img <= media_wim_image_count(boot); img++)
         if (!patch_image(&c, boot, "boot.wim", img, FALSE, error))
             goto out;
     json_builder_end_array(c.mf);
-    if (!media_wim_commit(boot, o->quiet, error)) {
-        g_prefix_error(error, "%s: work copy: ", o->output);
+    if (!commit_wim(&c, boot, boot_stored, error))
         goto out;
-    }
 
-    media_progress(o->quiet, "patching install.wim");
     json_builder_set_member_name(c.mf, "install_wim");
     json_builder_begin_array(c.mf);
     for (guint i = 0; i < indexes->len; i++)
         if (!patch_image(&c, inst, "install.wim", g_array_index(indexes, int, i), TRUE, error))
             goto out;
     json_builder_end_array(c.mf);
-    if (!media_wim_commit(inst, o->quiet, error)) {
-        g_prefix_error(error, "%s: work copy: ", o->output);
+    if (!commit_wim(&c, inst, inst_stored, error))
         goto out;
-    }
-    media_wim_close(boot);
-    media_wim_close(inst);
-    boot = inst = NULL;
-    add_map(&c, boot_wim, boot_stored);
-    add_map(&c, inst_wim, inst_stored);
     {
         g_autofree char *aero = g_build_filename(c.stage, "AERO", NULL);
-        add_map(&c, aero, "/AERO");
+        add_change(&c, MEDIA_ISO_ADD, "/AERO", aero, NULL);
     }
-
-    /* autounattend.xml: keep the user's unless --unattend was given */
-    keep_unattend = iso_find(&c, "/autounattend.xml") && !o->unattend_given;
-    json_builder_set_member_name(c.mf, "unattend");
-    if (keep_unattend) {
-        json_builder_add_string_value(c.mf, "kept");
-    } else if (o->unattend == MEDIA_UNATTEND_NONE) {
-        json_builder_add_string_value(c.mf, "none");
-    } else {
-        int first = g_array_index(indexes, int, 0);
-        g_autofree char *xml = media_unattend_xml(o->unattend, c.arch, first, o->product_key);
-        unattend_disk = work_path(&c, "autounattend.xml");
-        if (!g_file_set_contents(unattend_disk, xml, -1, error))
-            goto out;
-        const char *stored = iso_find(&c, "/autounattend.xml");
-        add_map(&c, unattend_disk, stored ? stored : "/autounattend.xml");
-        json_builder_add_string_value(c.mf, o->unattend == MEDIA_UNATTEND_FULL ? "full" : "drivers");
-    }
+    if (!unattend(&c, indexes, error))
+        goto out;
     if (c.blob) {
         json_builder_set_member_name(c.mf, "certificate");
         json_builder_begin_object(c.mf);
@@ -554,69 +698,52 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
         mf_str(c.mf, "subject", c.cert.subject);
         json_builder_end_object(c.mf);
     }
-    in_boot = el_torito_summary(o->iso);
-    in_vol = volume_id(o->iso);
-    mf_str(c.mf, "el_torito", in_boot);
-    mf_str(c.mf, "volume_id", o->volid ? o->volid : in_vol);
+    mf_boot_entries(&c);
+    mf_str(c.mf, "volume_id", o->volid ? o->volid : media_iso_volume_id(c.iso));
     media_set_tree_times(c.stage);
     media_set_tree_times(c.work);
 
-    media_progress(o->quiet, "writing %s", o->output);
+    /* the final names only appear when both the image and its manifest are complete */
     {
-        /* the final name only appears when the manifest is ready too */
         g_autofree char *base = g_path_get_basename(o->output);
-        g_autofree char *iso_tmp = g_strdup_printf("%s/.%s.iso-partial", c.work, base);
-        if (!media_iso_rebuild(o->iso, iso_tmp, (MediaIsoMap *)c.maps->data, c.maps->len, o->volid,
-                               o->quiet, error))
-            goto out;
-        media_progress(o->quiet, "hashing input and output");
-        in_sha = media_sha256_file(o->iso, error);
-        out_sha = in_sha ? media_sha256_file(iso_tmp, error) : NULL;
-        if (!out_sha)
-            goto out;
-        json_builder_set_member_name(c.mf, "input");
-        json_builder_begin_object(c.mf);
-        g_autofree char *in_base = g_path_get_basename(o->iso);
-        mf_str(c.mf, "file", in_base);
-        mf_str(c.mf, "sha256", in_sha);
-        json_builder_end_object(c.mf);
-        json_builder_set_member_name(c.mf, "output");
-        json_builder_begin_object(c.mf);
-        mf_str(c.mf, "file", base);
-        mf_str(c.mf, "sha256", out_sha);
-        json_builder_end_object(c.mf);
-        json_builder_end_object(c.mf);
-        root = json_builder_get_root(c.mf);
-        json_generator_set_root(gen, root);
-        json_generator_set_pretty(gen, TRUE);
-        manifest_path = g_strdup_printf("%s.manifest.json", o->output);
-        manifest_tmp = g_strdup_printf("%s/.manifest.partial", c.work);
-        if (!json_generator_to_file(gen, manifest_tmp, error))
-            goto out;
-        if (g_rename(iso_tmp, o->output) != 0 || g_rename(manifest_tmp, manifest_path) != 0) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot move into place: %s",
-                        o->output, g_strerror(errno));
-            g_unlink(o->output);
-            goto out;
-        }
+        iso_tmp = g_strdup_printf("%s/.%s.iso-partial", c.work, base);
     }
-    media_progress(o->quiet, "wrote %s and %s", o->output, manifest_path);
+    if (!media_iso_rebuild(c.iso, (MediaIsoChange *)c.changes->data, c.changes->len, iso_tmp, &wr, error))
+        goto out;
+    in_sha = media_hash_job_finish(in_hash, c.p, "hashing the input", error);
+    in_hash = NULL;
+    if (!in_sha)
+        goto out;
+    manifest_path = g_strdup_printf("%s.manifest.json", o->output);
+    manifest_tmp = g_strdup_printf("%s/.manifest.partial", c.work);
+    if (!write_manifest(&c, in_sha, wr.sha256, manifest_tmp, error))
+        goto out;
+    if (g_rename(iso_tmp, o->output) != 0 || g_rename(manifest_tmp, manifest_path) != 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot move into place: %s", o->output,
+                    g_strerror(errno));
+        g_unlink(o->output);
+        goto out;
+    }
+    media_progress_note(c.p, "wrote %s and %s", o->output, manifest_path);
     ok = TRUE;
 out:
+    media_hash_job_cancel(in_hash);
     media_wim_close(boot);
     media_wim_close(inst);
-    if (c.work)
+    if (c.work) {
         media_rm_rf(c.work);
+        media_cleanup_remove(c.work);
+    }
+    media_iso_close(c.iso);
     g_free(c.work);
     g_free(c.stage);
-    if (c.files)
-        g_hash_table_unref(c.files);
+    g_free(wr.sha256);
     if (c.packages)
         g_ptr_array_unref(c.packages);
     media_cert_clear(&c.cert);
     if (c.blob)
         g_bytes_unref(c.blob);
-    g_array_unref(c.maps);
+    g_array_unref(c.changes);
     g_ptr_array_unref(c.owned);
     g_object_unref(c.mf);
     return ok;

@@ -9,6 +9,7 @@ and .Services sections, SourceDisksNames/Files, Strings) plus placeholder .sys/.
 """
 import argparse
 import os
+import struct
 
 DEVICES = {
     # name: (service, class, classguid, dev id, subsys)
@@ -18,6 +19,16 @@ DEVICES = {
     "viosnd": ("aero_virtio_snd", "MEDIA", "{4D36E96C-E325-11CE-BFC1-08002BE10318}", "1059", "0019"),
     "balloon": ("balloon", "System", "{4D36E97D-E325-11CE-BFC1-08002BE10318}", "1045", "0005"),
 }
+
+
+def fake_sys(name, arch):
+    """A driver binary stand-in: a PE header with the architecture's machine type, then text."""
+    machine = 0x8664 if arch == "amd64" else 0x14C
+    head = bytearray(0x80)
+    head[0:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x80)
+    pe = b"PE\0\0" + struct.pack("<HH", machine, 0) + bytes(16)
+    return bytes(head) + pe + f"{name}-{arch}-driver".encode() * 64
 
 
 def inf_text(name, arch, brk):
@@ -92,7 +103,7 @@ def write_tree(dest, layout, archs, brk, utf16):
             svc = DEVICES[name][0]
             if not (brk == "missing-sys" and name == "viostor"):
                 with open(os.path.join(d, f"{svc}.sys"), "wb") as f:
-                    f.write(b"MZ" + f"{name}-{arch}-driver".encode() * 64)
+                    f.write(fake_sys(name, arch))
             if not (brk == "missing-cat" and name == "netkvm"):
                 with open(os.path.join(d, f"{name}.cat"), "wb") as f:
                     f.write(b"0\x82" + f"{name}-{arch}-catalog".encode() * 16)
