@@ -96,6 +96,20 @@ static gint cmp_str(gconstpointer a, gconstpointer b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static guint folder_archs(const char *root, const char *inf_path, gboolean *prefer);
+
+/* Scan order: INFs under a w7/win7 folder first (they win), then path order; so a package that
+ * loses to a preferred one is never validated (an older-OS copy may well be incomplete). */
+static gint cmp_preferred_first(gconstpointer a, gconstpointer b, gpointer root)
+{
+    gboolean pa, pb;
+    folder_archs(root, *(char *const *)a, &pa);
+    folder_archs(root, *(char *const *)b, &pb);
+    if (pa != pb)
+        return pa ? -1 : 1;
+    return cmp_str(a, b);
+}
+
 /* Architecture hints from folder names between root and the INF. */
 static guint folder_archs(const char *root, const char *inf_path, gboolean *prefer)
 {
@@ -291,13 +305,13 @@ GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, 
     }
     g_autoptr(GPtrArray) infs = g_ptr_array_new_with_free_func(g_free);
     collect_infs(root, infs, 0);
-    g_ptr_array_sort(infs, cmp_str);
+    g_ptr_array_sort_with_data(infs, cmp_preferred_first, root);
     if (infs->len == 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no INF files found", root_in);
         return NULL;
     }
 
-    /* best[device][arch-1]; preferred folders (w7) win, then the first in sorted order */
+    /* best[device][arch-1]: the first candidate in scan order (preferred folders first) */
     MediaPackage *best[MEDIA_DEV_COUNT][2] = {{NULL}};
     gboolean best_pref[MEDIA_DEV_COUNT][2] = {{FALSE}};
     /* INFs skipped for lacking a contract hardware ID, by the device their Class suggests */

@@ -610,9 +610,13 @@ typedef struct {
     int fd;
     GArray *ranges; /* MediaRange, sorted */
     guint64 size, pos;
-    guint cursor;   /* first range that may contain pos */
+    guint cursor;   /* first range that may contain the next composed byte */
+    guint8 *buf;    /* composed bytes [buf_start, buf_start + buf_len) */
+    guint64 buf_start, buf_len;
     ino_t ino;
 } PatchStream;
+
+#define PATCH_BUFFER (4u << 20)
 
 static int patch_open(IsoStream *s)
 {
@@ -620,6 +624,9 @@ static int patch_open(IsoStream *s)
     d->fd = g_open(d->disk_path, O_RDONLY | O_CLOEXEC, 0);
     d->pos = 0;
     d->cursor = 0;
+    d->buf_start = d->buf_len = 0;
+    if (!d->buf)
+        d->buf = g_malloc(PATCH_BUFFER);
     return d->fd < 0 ? (int)ISO_FILE_ERROR : ISO_SUCCESS;
 }
 
@@ -629,33 +636,30 @@ static int patch_close(IsoStream *s)
     if (d->fd >= 0)
         close(d->fd);
     d->fd = -1;
+    g_clear_pointer(&d->buf, g_free);
     return ISO_SUCCESS;
 }
 
 static off_t patch_get_size(IsoStream *s) { return (off_t)((PatchStream *)s->data)->size; }
 
-static int patch_read(IsoStream *s, void *buf, size_t count)
+/* Bytes [pos, pos+count) of the patched file, from the work copy or the input image. Reads are
+ * sequential, so a cursor walks the sorted ranges. */
+static gboolean patch_compose(PatchStream *d, guint64 pos, guint8 *p, gsize count)
 {
-    PatchStream *d = s->data;
-    guint8 *p = buf;
-    if (d->pos >= d->size)
-        return 0;
-    count = (size_t)MIN((guint64)count, d->size - d->pos);
-    size_t left = count;
-    while (left) {
+    while (count) {
         while (d->cursor < d->ranges->len) {
             const MediaRange *r = &g_array_index(d->ranges, MediaRange, d->cursor);
-            if (d->pos < r->offset + r->length)
+            if (pos < r->offset + r->length)
                 break;
             d->cursor++;
         }
         const MediaRange *r = d->cursor < d->ranges->len ? &g_array_index(d->ranges, MediaRange, d->cursor) : NULL;
         gboolean from_disk;
         guint64 until;
-        if (r && d->pos >= r->offset) { /* a changed range */
+        if (r && pos >= r->offset) { /* a changed range */
             from_disk = TRUE;
             until = r->offset + r->length;
-        } else if (d->pos >= d->old.size) { /* appended after the old end */
+        } else if (pos >= d->old.size) { /* appended after the old end */
             from_disk = TRUE;
             until = r ? r->offset : d->size;
         } else { /* unchanged: the input image's bytes */
@@ -663,11 +667,37 @@ static int patch_read(IsoStream *s, void *buf, size_t count)
             until = r ? MIN(r->offset, d->old.size) : d->old.size;
         }
         until = MIN(until, d->size);
-        size_t n = (size_t)MIN((guint64)left, until - d->pos);
-        gboolean ok = from_disk ? pread_all(d->fd, p, n, d->pos) : read_file_range(d->iso, &d->old, d->pos, p, n);
+        gsize n = (gsize)MIN((guint64)count, until - pos);
+        gboolean ok = from_disk ? pread_all(d->fd, p, n, pos) : read_file_range(d->iso, &d->old, pos, p, n);
         if (!ok)
-            return (int)ISO_FILE_READ_ERROR;
+            return FALSE;
         p += n;
+        pos += n;
+        count -= n;
+    }
+    return TRUE;
+}
+
+/* libisofs asks for 2 KiB at a time: serve them from a big buffer. */
+static int patch_read(IsoStream *s, void *buf, size_t count)
+{
+    PatchStream *d = s->data;
+    if (d->pos >= d->size)
+        return 0;
+    count = (size_t)MIN((guint64)count, d->size - d->pos);
+    guint8 *out = buf;
+    size_t left = count;
+    while (left) {
+        if (d->pos < d->buf_start || d->pos >= d->buf_start + d->buf_len) {
+            gsize n = (gsize)MIN(d->size - d->pos, (guint64)PATCH_BUFFER);
+            if (!patch_compose(d, d->pos, d->buf, n))
+                return (int)ISO_FILE_READ_ERROR;
+            d->buf_start = d->pos;
+            d->buf_len = n;
+        }
+        gsize n = (gsize)MIN((guint64)left, d->buf_start + d->buf_len - d->pos);
+        memcpy(out, d->buf + (d->pos - d->buf_start), n);
+        out += n;
         d->pos += n;
         left -= n;
     }
@@ -688,6 +718,7 @@ static void patch_free(IsoStream *s)
 {
     PatchStream *d = s->data;
     extents_clear(&d->old);
+    g_free(d->buf);
     g_free(d->disk_path);
     g_array_unref(d->ranges);
     g_free(d);

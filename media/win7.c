@@ -189,8 +189,9 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     g_mkdir_with_parents(dir, 0700);
     g_autofree char *software = g_build_filename(dir, "SOFTWARE", NULL);
     g_autofree char *system = g_build_filename(dir, "SYSTEM", NULL);
-    g_autofree char *label_sw = g_strdup_printf("%s image %d: Windows/System32/config/SOFTWARE", wimname, image);
-    g_autofree char *label_sys = g_strdup_printf("%s image %d: Windows/System32/config/SYSTEM", wimname, image);
+    const char *wl = media_wim_label(w); /* IN.iso:/sources/<wim> */
+    g_autofree char *label_sw = g_strdup_printf("%s image %d: Windows/System32/config/SOFTWARE", wl, image);
+    g_autofree char *label_sys = g_strdup_printf("%s image %d: Windows/System32/config/SYSTEM", wl, image);
     g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func(g_free);
     media_progress_note(c->p, "patching %s image %d (%s)", wimname, image, media_wim_image_name(w, image));
     if (!media_wim_extract_file(w, image, "/Windows/System32/config/SOFTWARE", software, error) ||
@@ -230,8 +231,8 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     mf_strv(c->mf, "control_sets", sets); /* the current one first */
     if (install) {
         g_autofree char *tmpl = g_build_filename(dir, "BCD-Template", NULL);
-        g_autofree char *label_t = g_strdup_printf("%s image %d: Windows/System32/config/BCD-Template",
-                                                   wimname, image);
+        g_autofree char *label_t = g_strdup_printf("%s image %d: Windows/System32/config/BCD-Template", wl,
+                                                   image);
         MediaBcdReport r = {0};
         if (!media_wim_extract_file(w, image, "/Windows/System32/config/BCD-Template", tmpl, error) ||
             !media_bcd_patch(tmpl, label_t, c->o->signing, FALSE, &r, error)) {

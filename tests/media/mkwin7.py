@@ -5,9 +5,11 @@ Python binding), WIMs are captured with wimlib-imagex, the ISO is written by xor
 and UEFI El Torito entries.
 
     mkwin7.py iso OUT.iso [--arch x64|x86] [--images N] [--no-efi] [--no-default]
-                          [--no-loader] [--missing-hive] [--autounattend] [--workdir DIR]
-                          [--payload-mb N]
+                          [--no-loader] [--missing-hive HIVE] [--autounattend] [--workdir DIR]
+                          [--payload-mb N] [--no-install-wim] [--bad-current]
+                          [--boot-machine N:0xMACHINE] [--big-file-mb N]
     mkwin7.py hive OUT --kind system|software|bcd|bcd-template
+    mkwin7.py markers SIZE_MB    (offsets and contents of --big-file-mb's markers, for tests)
 """
 import argparse
 import os
@@ -87,10 +89,11 @@ class Hive:
         self.h.commit(self.path)
 
 
-def make_system(path, control_sets=(1, 2)):
+def make_system(path, control_sets=(1, 2), current=None):
     empty_hive(path, "SYSTEM")
     h = Hive(path)
-    h.set("Select", [val("Current", 4, dword(control_sets[0])), val("Default", 4, dword(control_sets[0]))])
+    current = current or control_sets[0]
+    h.set("Select", [val("Current", 4, dword(current)), val("Default", 4, dword(current))])
     for cs in control_sets:
         h.set(f"ControlSet{cs:03d}\\Services\\atapi", [val("Start", 4, dword(0)), val("Type", 4, dword(1))])
         h.key(f"ControlSet{cs:03d}\\Control\\CriticalDeviceDatabase\\pci#cc_0106")
@@ -112,7 +115,7 @@ def make_bcd(path, default=True, loader=True, template=False):
     empty_hive(path, "BCD00000000")
     h = Hive(path)
     h.set("Description", [val("KeyName", 1, sz("BCD00000000")), val("System", 4, dword(1))])
-    objs = [(GLOBALSETTINGS, 0x10100000), (BOOTLOADERSETTINGS, 0x20200003)]
+    objs = [(GLOBALSETTINGS, 0x20100000), (BOOTLOADERSETTINGS, 0x20200003)]
     if not template:
         objs += [(BOOTMGR, 0x10100002), (RAMDISK, 0x30000000)]
         if loader:
@@ -126,8 +129,8 @@ def make_bcd(path, default=True, loader=True, template=False):
     h.commit()
 
 
-def fake_pe(path, arch):
-    machine = 0x8664 if arch == "x64" else 0x14C
+def fake_pe(path, arch, machine=None):
+    machine = machine or (0x8664 if arch == "x64" else 0x14C)
     data = bytearray(1024)
     data[0:2] = b"MZ"
     struct.pack_into("<I", data, 0x3C, 0x80)
@@ -137,13 +140,13 @@ def fake_pe(path, arch):
         f.write(data)
 
 
-def image_tree(root, arch, install, missing_hive):
+def image_tree(root, arch, install, missing_hive, machine=None, current=None):
     cfg = os.path.join(root, "Windows", "System32", "config")
     os.makedirs(cfg)
     os.makedirs(os.path.join(root, "Windows", "System32", "drivers"))
-    fake_pe(os.path.join(root, "Windows", "System32", "kernel32.dll"), arch)
+    fake_pe(os.path.join(root, "Windows", "System32", "kernel32.dll"), arch, machine)
     if missing_hive != "SYSTEM":
-        make_system(os.path.join(cfg, "SYSTEM"))
+        make_system(os.path.join(cfg, "SYSTEM"), current=current)
     make_software(os.path.join(cfg, "SOFTWARE"))
     if install:
         make_bcd(os.path.join(cfg, "BCD-Template"), template=True)
@@ -154,6 +157,18 @@ def capture(tree, wim, name, compress=None):
     if compress:
         args.append(f"--compress={compress}")
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+LONG_NAME = "a_file_name_longer_than_the_sixty_four_characters_joliet_allows_by_default.txt"
+
+
+def big_markers(size):
+    """Offsets of the non-zero blocks of the big file: start, both sides of 4 GiB, end."""
+    return [0, (1 << 32) - 4096, (1 << 32) + 12345, size - 4096]
+
+
+def marker(off):
+    return (f"marker at {off:#x} ".encode() * 256)[:4096]
 
 
 def make_iso(a):
@@ -170,13 +185,18 @@ def make_iso(a):
         with open(os.path.join(efi, "efisys.bin"), "wb") as f:
             f.write(b"EFISYS" * 10923)
         make_bcd(os.path.join(efi, "bcd"), default=not a.no_default, loader=not a.no_loader)  # lower case on purpose
+    machines = {}
+    for spec in a.boot_machine or []:  # "2:0x1c4": boot.wim image 2's kernel32.dll machine type
+        idx, machine = spec.split(":")
+        machines[int(idx)] = int(machine, 16)
     for i, name in enumerate(["Microsoft Windows PE (x64)", "Microsoft Windows Setup (x64)"]):
         t = os.path.join(work, f"boot{i}")
-        image_tree(t, a.arch, False, a.missing_hive if i == 1 else None)
+        image_tree(t, a.arch, False, a.missing_hive if i == 1 else None, machines.get(i + 1),
+                   3 if a.bad_current else None)
         capture(t, os.path.join(tree, "sources", "boot.wim"), name)
-    for i in range(a.images):
+    for i in range(0 if a.no_install_wim else a.images):
         t = os.path.join(work, f"install{i}")
-        image_tree(t, a.arch, True, None)
+        image_tree(t, a.arch, True, None, None, 3 if a.bad_current else None)
         if a.payload_mb and i == 0:  # bulk data, like a real install image (benchmarks)
             with open(os.path.join(t, "Windows", "payload.bin"), "wb") as f:
                 for _ in range(a.payload_mb):
@@ -188,6 +208,17 @@ def make_iso(a):
     os.makedirs(os.path.join(tree, "sources", "Long Directory Name With Spaces"))
     with open(os.path.join(tree, "sources", "Long Directory Name With Spaces", "a_really_long_file_name_for_joliet.txt"), "w") as f:
         f.write("joliet long names\n")
+    # Joliet allows 64 UCS-2 characters per name, 103 with the long-names relaxation
+    with open(os.path.join(tree, "sources", "Long Directory Name With Spaces", LONG_NAME), "w") as f:
+        f.write("longer than 64 characters\n")
+    if a.big_file_mb:  # a sparse file over 4 GiB (multi-extent in ISO 9660) with markers
+        big = os.path.join(tree, "sources", "big")
+        os.makedirs(big)
+        with open(os.path.join(big, "huge.bin"), "wb") as f:
+            f.truncate(a.big_file_mb << 20)
+            for off in big_markers(a.big_file_mb << 20):
+                f.seek(off)
+                f.write(marker(off))
     if a.autounattend:
         with open(os.path.join(tree, "autounattend.xml"), "w") as f:
             f.write("<?xml version=\"1.0\"?><unattend xmlns=\"urn:schemas-microsoft-com:unattend\"><!-- user's own --></unattend>\n")
@@ -197,13 +228,15 @@ def make_iso(a):
         cmd += ["-eltorito-alt-boot", "-e", "efi/microsoft/boot/efisys.bin", "-no-emul-boot"]
     cmd += ["-o", a.out, tree]
     subprocess.run(cmd, check=True)
+    if a.big_file_mb:  # keep the test's disk use down: the ISO's zero blocks become holes
+        subprocess.run(["fallocate", "--dig-holes", a.out], check=True)
     if not a.workdir:
         shutil.rmtree(work)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["iso", "hive"])
+    ap.add_argument("what", choices=["iso", "hive", "markers"])
     ap.add_argument("out")
     ap.add_argument("--arch", default="x64", choices=["x64", "x86"])
     ap.add_argument("--images", type=int, default=2)
@@ -214,8 +247,16 @@ def main():
     ap.add_argument("--autounattend", action="store_true")
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--payload-mb", type=int, default=0)
+    ap.add_argument("--no-install-wim", action="store_true")
+    ap.add_argument("--bad-current", action="store_true")
+    ap.add_argument("--boot-machine", action="append")
+    ap.add_argument("--big-file-mb", type=int, default=0)
     ap.add_argument("--kind", default="system")
     a = ap.parse_args()
+    if a.what == "markers":
+        for off in big_markers(int(a.out) << 20):
+            print(off, marker(off)[:32].decode())
+        return
     if a.what == "hive":
         {"system": make_system, "software": make_software, "bcd": make_bcd,
          "bcd-template": lambda p: make_bcd(p, template=True)}[a.kind](a.out)

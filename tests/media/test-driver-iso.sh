@@ -88,6 +88,91 @@ SOURCE_DATE_EPOCH=1700000000 "$AM" driver-iso --drivers "$T/vw" --output "$T/r2.
 cmp -s "$T/r1.iso" "$T/r2.iso" || fail "SOURCE_DATE_EPOCH runs differ"
 pass "two SOURCE_DATE_EPOCH runs are byte-identical"
 
+fixture "$T/gt" --layout guest-tools
+"$AM" driver-iso --drivers "$T/gt" --output "$T/gt.iso" --quiet
+check_iso "$T/gt.iso" 8
+pass "Guest Tools layout drivers/<arch>/<pkg>/"
+
+# every INF of an OS folder in one place (amd64/w7/*.inf): each is its own package, named after it
+fixture "$T/flat" --layout flat
+"$AM" driver-iso --drivers "$T/flat" --output "$T/flat.iso" --quiet
+check_iso "$T/flat.iso" 8
+xorriso -osirrox on -indev "$T/flat.iso" -extract /manifest.json "$T/flat.json" >/dev/null 2>&1
+python3 - "$T/flat.json" <<'PY' || fail "flat folder: package names"
+import json, sys
+m = json.load(open(sys.argv[1]))
+for arch in ("x86", "amd64"):
+    names = sorted(p["name"] for p in m["packages"] if p["arch"] == arch)
+    assert names == ["netkvm", "vioinput", "viosnd", "viostor"], names
+PY
+pass "flat OS folder with several INFs: distinct package names from the INF names"
+
+# one INF with NTx86 and NTamd64 models, binaries in per-arch folders (SourceDisksNames.<arch>)
+fixture "$T/multi" --layout multiarch
+"$AM" driver-iso --drivers "$T/multi" --output "$T/multi.iso" --quiet
+check_iso "$T/multi.iso" 8
+xorriso -osirrox on -indev "$T/multi.iso" -extract /win7 "$T/multi-x" >/dev/null 2>&1
+python3 - "$T/multi-x" <<'PY' || fail "multi-arch INF: each arch got its own binary"
+import struct, sys
+for arch, machine in (("amd64", 0x8664), ("x86", 0x14C)):
+    d = open(f"{sys.argv[1]}/{arch}/viostor/{arch}/viostor.sys", "rb").read()
+    pe = struct.unpack_from("<I", d, 0x3C)[0]
+    assert d[pe:pe + 4] == b"PE\0\0" and struct.unpack_from("<H", d, pe + 4)[0] == machine, arch
+PY
+pass "multi-arch INF: one INF, both architectures, each with its own binary"
+
+# REV_01 gating is reported on the console and recorded in the manifest
+fixture "$T/rev" --layout aero --rev01
+"$AM" driver-iso --drivers "$T/rev" --output "$T/rev.iso" 2>"$T/rev.log"
+grep -q "blk   amd64 viostor .*REV_01-gated" "$T/rev.log" || fail "REV_01 gating not reported: $(cat "$T/rev.log")"
+xorriso -osirrox on -indev "$T/rev.iso" -extract /manifest.json "$T/rev.json" -indev "$T/aero.iso" \
+  -extract /manifest.json "$T/aero.json" >/dev/null 2>&1
+python3 - "$T/rev.json" "$T/aero.json" <<'PY' || fail "rev01_gated in the manifest"
+import json, sys
+gated = json.load(open(sys.argv[1]))["packages"]
+assert gated and all(p["rev01_gated"] for p in gated)
+assert all(h.endswith("&REV_01") for p in gated for h in p["hardware_ids"])
+assert not any(p["rev01_gated"] for p in json.load(open(sys.argv[2]))["packages"])
+PY
+pass "REV_01-gated packages reported and recorded (rev01_gated true only when every ID has &REV_01)"
+
+# Joliet names longer than 64 characters survive (read the Joliet tree, not Rock Ridge)
+fixture "$T/long" --layout aero --long-name
+"$AM" driver-iso --drivers "$T/long" --output "$T/long.iso" --quiet --volid MY_DRIVERS
+LONG=viostor_coinstaller_with_a_name_longer_than_sixty_four_characters_for_joliet.dll
+xorriso -read_fs norock -indev "$T/long.iso" -find /win7/amd64/viostor -name "$LONG" 2>/dev/null | grep -q "$LONG" \
+  || fail "Joliet tree lost the ${#LONG}-character name"
+[ "$(xorriso -indev "$T/long.iso" -pvd_info 2>/dev/null | sed -n 's/^Volume Id *: //p')" = MY_DRIVERS ] || fail "--volid ignored"
+pass "Joliet keeps a ${#LONG}-character name; --volid sets the volume ID"
+
+# progress: periodic lines without a terminal, a redrawn bar on one, nothing with --quiet
+"$AM" driver-iso --drivers "$T/vw" --output "$T/p1.iso" 2>"$T/p1.log"
+grep -q "writing .*p1.iso: 100%" "$T/p1.log" || fail "no progress lines: $(cat "$T/p1.log")"
+! grep -q $'\r' "$T/p1.log" || fail "carriage returns in a log"
+"$AM" driver-iso --drivers "$T/vw" --output "$T/p2.iso" --quiet 2>"$T/p2.log"
+[ ! -s "$T/p2.log" ] || fail "--quiet printed: $(cat "$T/p2.log")"
+if command -v script >/dev/null; then
+  script -qec "$AM driver-iso --drivers $T/vw --output $T/p3.iso" /dev/null >"$T/p3.log" 2>&1
+  grep -q $'\r' "$T/p3.log" && grep -q "p3.iso: done" "$T/p3.log" || fail "no bar on a terminal: $(cat -v "$T/p3.log")"
+fi
+pass "progress: lines in a log, a bar on a terminal, nothing with --quiet"
+
+# --help and exit codes: 0 success/help, 1 failure, 2 usage
+status() { set +e; "$@" >/dev/null 2>&1; echo $?; set -e; }
+[ "$(status "$AM" --help)" = 0 ] && [ "$(status "$AM" --version)" = 0 ] || fail "--help/--version"
+[ "$(status "$AM")" = 2 ] && [ "$(status "$AM" frobnicate)" = 2 ] || fail "no/unknown command must exit 2"
+"$AM" driver-iso --help | grep -q -- "--require-arch" || fail "driver-iso --help"
+[ "$(status "$AM" driver-iso --help)" = 0 ] || fail "driver-iso --help exit status"
+[ "$(status "$AM" driver-iso --bogus)" = 2 ] || fail "unknown option must exit 2"
+[ "$(status "$AM" driver-iso --drivers "$T/vw")" = 2 ] || fail "missing --output must exit 2"
+[ "$(status "$AM" driver-iso --drivers "$T/vw" --output "$T/x.iso" stray)" = 2 ] || fail "stray argument must exit 2"
+[ ! -e "$T/x.iso" ] || fail "a usage error wrote output"
+[ "$(status "$AM" driver-iso --drivers "$T/vw" --output "$T/x.iso" --require-arch arm)" = 2 ] || fail "bad --require-arch"
+[ "$(status "$AM" driver-iso --drivers "$T/nope" --output "$T/x.iso")" = 1 ] || fail "bad input must exit 1"
+err=$("$AM" driver-iso --drivers "$T/vw" --output "$T/x.iso" stray 2>&1 || true)
+echo "$err" | grep -q "unexpected argument 'stray'" || fail "stray argument message: $err"
+pass "--help and exit codes (0 ok, 1 failure, 2 usage; stray arguments refused)"
+
 # --- bad inputs -----------------------------------------------------------------------------
 mkdir -p "$T/out"
 expect_error "amd64 required, only x86 drivers" "no driver package for blk .* on amd64" \
@@ -102,6 +187,8 @@ check_iso "$T/unsigned.iso" 8
 pass "missing catalog accepted with --allow-unsigned"
 fixture "$T/nohwid" --layout aero --break no-hwid
 expect_error "INF missing the contract HWID" "no driver package for blk (PCI.VEN_1AF4&DEV_1042)" \
+  "$T/out/d.iso" --drivers "$T/nohwid"
+expect_error "INF missing the contract HWID names the INF" "drivers/viostor/x86/viostor.inf (it names PCI.VEN_1AF4&DEV_1001" \
   "$T/out/d.iso" --drivers "$T/nohwid"
 fixture "$T/badver" --layout aero --break bad-version
 expect_error "INF [Version] without ClassGUID" "viostor.inf: \[Version\] lacks ClassGUID" \
