@@ -3,7 +3,9 @@
 #   vmlinuz          the kernel of Debian's linux-image-amd64 (downloaded and unpacked, never
 #                    installed on the host)
 #   initramfs.cpio.gz busybox-static as /init + shell, fio with its libraries, the virtio,
-#                    input, uio and fw_cfg modules, and tests/guest/init.sh as /init
+#                    input, uio and fw_cfg modules, tests/guest/init.sh as /init, and
+#                    aero-virtio-probe (tests/guest/virtio-probe.c, built static here): a
+#                    user-space virtio-blk driver for requests no kernel driver would send
 # The guest runs the script the host hands it through fw_cfg (opt/aero/script) and powers off;
 # without one it opens a shell on ttyS0 (demo mode).
 #
@@ -30,7 +32,8 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-im
 kver=$(apt-cache policy "$kpkg" | awk '/Candidate:/ {print $2}')
 bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) || die "busybox-static is not installed"
 fiover=$(dpkg-query -W -f='${Version}' fio 2>/dev/null) || die "fio is not installed"
-key=$( { echo "$kpkg $kver $bbver $fiover ${MODULES[*]}"; cat "$0" "$REPO/tests/guest/init.sh"; } | sha)
+PROBE_SRC=$REPO/tests/guest/virtio-probe.c
+key=$( { echo "$kpkg $kver $bbver $fiover ${MODULES[*]}"; cat "$0" "$REPO/tests/guest/init.sh" "$PROBE_SRC"; } | sha)
 if [ -f "$OUT/initramfs.cpio.gz" ] && [ -f "$OUT/vmlinuz" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$key" ]; then
   log "up to date: build/guest ($kpkg $kver)"
   exit 0
@@ -93,6 +96,11 @@ for t in "${TOOLS[@]}"; do
 done
 mkdir -p "$rd/lib64"
 cp -L /lib64/ld-linux-x86-64.so.2 "$rd/lib64/"
+
+log "building aero-virtio-probe"
+mkdir -p "$rd/usr/bin"
+cc -static -O2 -Wall -Wextra -Werror -o "$rd/usr/bin/aero-virtio-probe" "$PROBE_SRC" ||
+  die "cannot build $PROBE_SRC (static glibc from libc6-dev is needed)"
 
 log "writing the initramfs"
 mkdir -p "$OUT"
