@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds the patched QEMU: Debian bookworm's QEMU 7.2 source (apt-get source qemu, Debian patches
-# applied) + qemu-patches/*.patch + our library (installed into build/prefix, linked through
-# pkg-config). Result: build/qemu/qemu-system-x86_64.
+# Builds the patched QEMU: Debian bookworm's QEMU 7.2 source (apt-get source qemu=1:7.2+dfsg-*,
+# the newest such version apt offers, Debian patches applied) + qemu-patches/*.patch + our
+# library (installed into build/prefix, linked through pkg-config).
+# Result: build/qemu/qemu-system-x86_64.
 #
 #   scripts/build-qemu.sh [--source DIR] [--quiet]
 #
-# --source DIR  use an already unpacked QEMU 7.2 tree instead of downloading one
+# --source DIR  use an already unpacked Debian QEMU 7.2 tree instead of downloading one (it
+#               must carry Debian's 7.2.x stable fixes: upstream v7.2.0 lacks APIs the patches use)
 # --quiet       progress lines only (also when CI=true or AERO_QUIET=1)
 #
 # Re-running with unchanged inputs returns at once: the binary is keyed on the QEMU version, the
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --source) source_dir=${2:?--source needs a directory}; shift 2 ;;
     --quiet) quiet=1; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "build-qemu: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +50,8 @@ run() {
   fi
 }
 sha() { sha256sum | cut -c1-64; }
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 mkdir -p "$REPO/build"
 
@@ -65,7 +69,8 @@ pkg-config --exists aero-virtio || die "aero-virtio.pc was not installed into $P
 # ---- QEMU source ------------------------------------------------------------------------------
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 
-# Add deb-src twins of the machine's own Debian entries (never a hard-coded mirror).
+# Add deb-src twins of the machine's own Debian entries (never a hard-coded mirror): the suites
+# of this release (bookworm, bookworm-updates, bookworm-security), not its backports.
 ensure_deb_src() {
   if grep -rqsE '^(deb-src |Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     return
@@ -73,62 +78,107 @@ ensure_deb_src() {
   [ -n "$codename" ] || die "cannot tell the Debian release from /etc/os-release"
   local out=/etc/apt/sources.list.d/aero-virtio-deb-src.sources tmp
   tmp=$(mktemp)
-  # deb822 stanzas whose suites are this release (bookworm, bookworm-updates, ...).
+  # deb822 stanzas: keep this release's suites, drop the others (and backports).
   for f in /etc/apt/sources.list.d/*.sources; do
     [ -f "$f" ] || continue
     awk -v rel="$codename" '
+      function ours(s) { return (s == rel || index(s, rel "-") == 1) && s != rel "-backports" }
       function flush() {
-        if (stanza != "" && isdeb && relmatch) print stanza
-        stanza = ""; isdeb = 0; relmatch = 0
+        if (stanza != "" && isdeb && suites != "") print stanza
+        stanza = ""; isdeb = 0; suites = ""
       }
       /^[[:space:]]*$/ { flush(); next }
       /^#/ { next }
       /^Types:/ { isdeb = ($0 ~ /(^|[[:space:]])deb([[:space:]]|$)/); stanza = stanza "Types: deb-src\n"; next }
-      /^Suites:/ { n = split($0, s, /[[:space:]]+/); for (i = 2; i <= n; i++) if (s[i] == rel || index(s[i], rel "-") == 1) relmatch = 1 }
+      /^Suites:/ {
+        n = split($0, s, /[[:space:]]+/)
+        for (i = 2; i <= n; i++) if (ours(s[i])) suites = suites " " s[i]
+        stanza = stanza "Suites:" suites "\n"; next
+      }
       { stanza = stanza $0 "\n" }
       END { flush() }' "$f" >>"$tmp"
   done
   # one-line sources.list entries
   if [ -f /etc/apt/sources.list ]; then
-    awk -v rel="$codename" '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i == rel || index($i, rel "-") == 1) { $1 = "deb-src"; print; break } }' \
+    awk -v rel="$codename" '$1 == "deb" { for (i = 2; i <= NF; i++) if (($i == rel || index($i, rel "-") == 1) && $i != rel "-backports") { $1 = "deb-src"; print; break } }' \
       /etc/apt/sources.list >"$tmp.list"
     if [ -s "$tmp.list" ]; then
-      cp "$tmp.list" /etc/apt/sources.list.d/aero-virtio-deb-src.list
+      $SUDO install -m 0644 "$tmp.list" /etc/apt/sources.list.d/aero-virtio-deb-src.list
     fi
     rm -f "$tmp.list"
   fi
   if [ -s "$tmp" ]; then
-    install -m 0644 "$tmp" "$out"
+    $SUDO install -m 0644 "$tmp" "$out"
   fi
   rm -f "$tmp"
   grep -rqsE '^(deb-src |Types:.*deb-src)' /etc/apt/sources.list.d/ ||
     die "no Debian '$codename' entry in the apt configuration to derive a deb-src line from"
   log "added deb-src entries derived from the apt configuration; updating package lists"
-  run apt-update apt-get update
+  run apt-update $SUDO apt-get update
+}
+
+# The newest 1:7.2+dfsg-* source version apt knows (bookworm and its security/point updates;
+# never a backport, which would be QEMU 8 or later).
+pick_qemu_source_version() {
+  local v best=""
+  for v in $(apt-cache showsrc qemu 2>/dev/null | sed -n 's/^Version: //p'); do
+    case "$v" in
+      1:7.2+dfsg-*) ;;
+      *) continue ;;
+    esac
+    case "$v" in *bpo*) continue ;; esac
+    if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then
+      best=$v
+    fi
+  done
+  echo "$best"
+}
+
+# What the patch series needs from the tree: QEMU 7.2.x with the stable updates Debian ships
+# (the DMA re-entrancy fixes: DeviceState.mem_reentrancy_guard, qemu_new_nic's guard argument,
+# qemu_bh_new_guarded used by patch 0003). Upstream v7.2.0 has none of them.
+check_qemu_tree() {
+  local dir=$1 what=$2 ver
+  [ -f "$dir/VERSION" ] && [ -f "$dir/configure" ] ||
+    die "$what is not a QEMU source tree (no VERSION/configure)"
+  ver=$(cat "$dir/VERSION")
+  [[ "$ver" =~ ^7\.2\.[0-9]+$ ]] || die "$what is QEMU $ver; the patches are for QEMU 7.2.x"
+  local missing=()
+  grep -qs 'qemu_bh_new_guarded' "$dir/include/qemu/main-loop.h" || missing+=(qemu_bh_new_guarded)
+  grep -qs 'mem_reentrancy_guard' "$dir/include/hw/qdev-core.h" || missing+=(DeviceState.mem_reentrancy_guard)
+  grep -qs 'MemReentrancyGuard \*reentrancy_guard' "$dir/include/net/net.h" || missing+=("qemu_new_nic(..., guard, ...)")
+  [ ${#missing[@]} -eq 0 ] ||
+    die "$what is QEMU $ver without ${missing[*]}: the patches need Debian's 7.2 source" \
+      "(1:7.2+dfsg-7+deb12u*, reports 7.2.22), e.g. apt-get source qemu=1:7.2+dfsg-7+deb12uN;" \
+      "upstream v7.2.0 does not work"
 }
 
 if [ -n "$source_dir" ]; then
-  [ -f "$source_dir/VERSION" ] && [ -f "$source_dir/configure" ] ||
-    die "$source_dir is not a QEMU source tree (no VERSION/configure)"
-  case "$(cat "$source_dir/VERSION")" in
-    7.2*) ;;
-    *) die "$source_dir is QEMU $(cat "$source_dir/VERSION"), the patches are for 7.2" ;;
-  esac
+  check_qemu_tree "$source_dir" "--source $source_dir"
   pristine=$(cd "$source_dir" && pwd)
 else
   pristine=$SRC_CACHE/qemu
   if [ ! -f "$pristine/VERSION" ]; then
     ensure_deb_src
+    srcver=$(pick_qemu_source_version)
+    if [ -z "$srcver" ]; then
+      log "no qemu 1:7.2+dfsg-* source known to apt; updating package lists"
+      run apt-update $SUDO apt-get update
+      srcver=$(pick_qemu_source_version)
+    fi
+    [ -n "$srcver" ] || die "apt offers no qemu 1:7.2+dfsg-* source package (Debian 12 'bookworm' deb-src entries needed)"
     rm -rf "$SRC_CACHE"
     mkdir -p "$SRC_CACHE/dl"
-    log "downloading Debian's QEMU source package"
-    (cd "$SRC_CACHE/dl" && run apt-source apt-get source --download-only qemu)
+    log "downloading Debian's QEMU source package qemu=$srcver"
+    (cd "$SRC_CACHE/dl" && run apt-source apt-get source --download-only "qemu=$srcver")
     dsc=$(ls "$SRC_CACHE"/dl/qemu_*.dsc 2>/dev/null | head -n 1)
     [ -n "$dsc" ] || die "apt-get source did not produce a qemu .dsc"
     log "unpacking $(basename "$dsc") with Debian's patch series"
     run dpkg-source dpkg-source -x "$dsc" "$SRC_CACHE/qemu.tmp"
+    check_qemu_tree "$SRC_CACHE/qemu.tmp" "the unpacked $(basename "$dsc")"
     mv "$SRC_CACHE/qemu.tmp" "$pristine"
   fi
+  check_qemu_tree "$pristine" "$pristine"
 fi
 qemu_version=$(cat "$pristine/VERSION")
 debian_version=""
