@@ -1,4 +1,5 @@
 /* Small file helpers (see util.h). */
+#define _GNU_SOURCE /* SEEK_DATA */
 #include "util.h"
 
 #include <errno.h>
@@ -85,19 +86,34 @@ char *media_sha256_finish(MediaSha256 *s)
 }
 
 /* Hash fd to the end; *done is updated as it goes (atomically, for a waiting thread), and the
- * loop stops early when *cancel becomes non-zero. Returns the hex digest, or NULL with errno. */
+ * loop stops early when *cancel becomes non-zero. Holes are hashed as the zeros they read as,
+ * without reading them. Returns the hex digest, or NULL with errno. */
 static char *hash_fd(int fd, _Atomic gint64 *done, atomic_bool *cancel)
 {
+    static const guint8 zeros[1 << 16];
     MediaSha256 *s = media_sha256_new();
     guint8 *buf = g_malloc(HASH_CHUNK);
-    ssize_t n;
-    gint64 total = 0;
+    ssize_t n = 0;
+    off_t pos = 0;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    while ((n = read(fd, buf, HASH_CHUNK)) > 0) {
+    for (;;) {
+        off_t data = lseek(fd, pos, SEEK_DATA);
+        if (data < 0 && errno == ENXIO) { /* a hole up to the end */
+            struct stat st;
+            data = fstat(fd, &st) == 0 ? st.st_size : pos;
+        }
+        while (data > pos) { /* hashing zeros needs no read */
+            gsize z = (gsize)MIN((off_t)sizeof(zeros), data - pos);
+            media_sha256_update(s, zeros, z);
+            pos += (off_t)z;
+        }
+        n = pread(fd, buf, HASH_CHUNK, pos);
+        if (n <= 0)
+            break;
         media_sha256_update(s, buf, (gsize)n);
-        total += n;
+        pos += n;
         if (done)
-            atomic_store(done, total);
+            atomic_store(done, (gint64)pos);
         if (cancel && atomic_load(cancel))
             break;
     }

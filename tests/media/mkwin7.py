@@ -255,7 +255,7 @@ def main():
     a = ap.parse_args()
     if a.what == "markers":
         for off in big_markers(int(a.out) << 20):
-            print(off, marker(off)[:32].decode())
+            print(off, f"marker at {off:#x}")
         return
     if a.what == "hive":
         {"system": make_system, "software": make_software, "bcd": make_bcd,

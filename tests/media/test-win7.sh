@@ -20,6 +20,8 @@ python3 "$HERE/fixtures.py" drivers "$T/drv-x86" --layout aero --archs x86
 python3 "$HERE/fixtures.py" drivers "$T/drv-amd64" --layout aero --archs amd64
 python3 "$HERE/fixtures.py" drivers "$T/drv-nohwid" --layout aero --break no-hwid
 python3 "$HERE/fixtures.py" drivers "$T/drv-nosys" --layout aero --break missing-sys
+python3 "$HERE/fixtures.py" drivers "$T/drv-nocat" --layout aero --break missing-cat
+python3 "$HERE/fixtures.py" drivers "$T/drv-rev" --layout guest-tools --rev01
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 30 \
   -subj "/CN=Aero Test Signing" 2>/dev/null
 openssl x509 -in "$T/cert.pem" -outform DER -out "$T/cert.der"
@@ -32,21 +34,48 @@ IN_SHA=$(sha256sum "$T/x64.iso" | cut -d' ' -f1)
 "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/out.iso" --cert "$T/cert.pem"
 "$AM" verify --quiet "$T/out.iso" || fail "verify failed on a fresh x64 run"
 [ "$(sha256sum "$T/x64.iso" | cut -d' ' -f1)" = "$IN_SHA" ] || fail "the input ISO was modified"
-diff <(xorriso -indev "$T/x64.iso" -report_el_torito plain 2>/dev/null | grep -E 'boot img|img path' | awk '{$NF=""; print}') \
-     <(xorriso -indev "$T/out.iso" -report_el_torito plain 2>/dev/null | grep -E 'boot img|img path' | awk '{$NF=""; print}') \
-  || fail "El Torito entries changed"
+# El Torito: "boot img" lines end in the LBA (which moves), "img path" lines in the path (which must not)
+eltorito() { xorriso -indev "$1" -report_el_torito plain 2>/dev/null | grep -E 'boot img|img path' \
+  | awk '/boot img/ {$NF=""} {print}'; }
+diff <(eltorito "$T/x64.iso") <(eltorito "$T/out.iso") || fail "El Torito entries changed"
+[ "$(eltorito "$T/out.iso" | grep -c 'img path')" = 2 ] || fail "El Torito paths missing from the report"
+for img in /boot/etfsboot.com /efi/microsoft/boot/efisys.bin; do
+  xorriso -osirrox on -indev "$T/x64.iso" -extract "$img" "$T/in.boot" -indev "$T/out.iso" -extract "$img" "$T/out.boot" >/dev/null 2>&1
+  cmp -s "$T/in.boot" "$T/out.boot" || fail "boot image $img changed"
+  rm -f "$T/in.boot" "$T/out.boot"
+done
 [ "$(xorriso -indev "$T/out.iso" -pvd_info 2>/dev/null | sed -n 's/^Volume Id *: //p')" = GRMCULFRER_EN_DVD ] || fail "volume ID changed"
 X=$T/x; mkdir -p "$X"
 xorriso -osirrox on -indev "$T/out.iso" -extract /sources/install.wim "$X/install.wim" \
   -extract /sources/boot.wim "$X/boot.wim" -extract /boot/BCD "$X/bcd" \
   -extract "/sources/Long Directory Name With Spaces" "$X/long" >/dev/null 2>&1
 [ -f "$X/long/a_really_long_file_name_for_joliet.txt" ] || fail "long file name lost"
+LONG=a_file_name_longer_than_the_sixty_four_characters_joliet_allows_by_default.txt
+xorriso -read_fs norock -indev "$T/out.iso" -find "/sources/Long Directory Name With Spaces" -name "$LONG" 2>/dev/null \
+  | grep -q "$LONG" || fail "Joliet tree lost the ${#LONG}-character name"
 [ "$(wimlib-imagex info "$X/install.wim" | sed -n 's/^Image Count: *//p')" = 2 ] || fail "install.wim image count changed"
 for img in 1 2; do
   wimlib-imagex extract "$X/install.wim" $img /Windows/System32/config/SOFTWARE /Windows/System32/config/SYSTEM \
     --dest-dir="$X/i$img" --no-acls >/dev/null
   hivexget "$X/i$img/SOFTWARE" "\\Microsoft\\SystemCertificates\\ROOT\\Certificates\\$THUMB" Blob >/dev/null \
     || fail "install.wim[$img]: certificate $THUMB not in ROOT (hivexget)"
+  # TrustedPublisher, read with hivexget and the CryptoAPI records parsed here, independently
+  hivexget "$X/i$img/SOFTWARE" "\\Microsoft\\SystemCertificates\\TrustedPublisher\\Certificates\\$THUMB" Blob \
+    >"$X/tp$img.blob" || fail "install.wim[$img]: certificate not in TrustedPublisher (hivexget)"
+  python3 - "$X/tp$img.blob" "$T/cert.der" <<'PY' || fail "install.wim[$img]: TrustedPublisher Blob layout"
+import hashlib, struct, sys
+blob, der = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+props, off = {}, 0
+while off < len(blob):
+    pid, reserved, size = struct.unpack_from("<III", blob, off)
+    assert reserved == 1, f"property {pid:#x}: reserved {reserved}"
+    props[pid] = blob[off + 12:off + 12 + size]
+    off += 12 + size
+assert off == len(blob), "trailing bytes"
+assert list(props) == [3, 4, 0x20], [hex(p) for p in props]
+assert props[3] == hashlib.sha1(der).digest() and props[4] == hashlib.md5(der).digest()
+assert props[0x20] == der, "property 0x20 is not the input certificate's DER"
+PY
   [ "$(hivexget "$X/i$img/SYSTEM" '\ControlSet002\Services\viostor' Start)" = 0 ] || fail "install.wim[$img]: ControlSet002 not pre-seeded"
 done
 wimlib-imagex extract "$X/boot.wim" 2 /Windows/System32/config/SYSTEM --dest-dir="$X/b2" --no-acls >/dev/null
@@ -63,7 +92,25 @@ assert [i["index"] for i in m["install_wim"]] == [1, 2] and len(m["boot_wim"]) =
 assert {b["store"].lower() for b in m["bcd"]} == {"/boot/bcd", "/efi/microsoft/boot/bcd"}
 assert m["certificate"]["thumbprint"] and len(m["drivers"]) == 4 and m["unattend"] == "drivers"
 PY
-pass "x64 media: verify passes; certificate, pre-seed, BCD and boot entries confirmed with hivexget/wimlib-imagex/xorriso"
+# install.wim was appended to, not rebuilt: same GUID, longer, and every byte between the header
+# and the old XML's end (all resources, the old blob table and XML) unchanged
+xorriso -osirrox on -indev "$T/x64.iso" -extract /sources/install.wim "$X/in-install.wim" >/dev/null 2>&1
+python3 - "$X/in-install.wim" "$X/install.wim" <<'PY' || fail "install.wim was rebuilt, not appended to"
+import struct, sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+xml_size = struct.unpack_from("<Q", a, 72)[0] & ((1 << 56) - 1)
+xml_end = struct.unpack_from("<Q", a, 80)[0] + xml_size
+assert a[24:40] == b[24:40], "GUID changed"
+assert len(b) > len(a), "no data appended"
+assert a[208:xml_end] == b[208:xml_end], "old resources moved or changed"
+PY
+[ "$(wimlib-imagex info "$X/in-install.wim" | grep ^GUID)" = "$(wimlib-imagex info "$X/install.wim" | grep ^GUID)" ] \
+  || fail "wimlib-imagex: install.wim GUID changed"
+xorriso -osirrox on -indev "$T/out.iso" -extract /autounattend.xml "$X/au.xml" >/dev/null 2>&1
+xmllint --noout "$X/au.xml" || fail "autounattend.xml (drivers) is not well-formed"
+grep -q '%configsetroot%' "$X/au.xml" && grep -q '<UseConfigurationSet>true</UseConfigurationSet>' "$X/au.xml" \
+  || fail "%configsetroot% without UseConfigurationSet"
+pass "x64 media: verify passes; certificate (Blob records parsed independently), pre-seed, BCD, boot entries and bytes, Joliet names, WIM appended in place"
 
 "$AM" win7 --quiet --iso "$T/x86.iso" --drivers "$T/drv" --output "$T/out86.iso" --cert "$T/cert.der" \
   --signing nointegritychecks --unattend full --product-key AAAAA-BBBBB-CCCCC-DDDDD-EEEEE
@@ -71,6 +118,15 @@ pass "x64 media: verify passes; certificate, pre-seed, BCD and boot entries conf
 xorriso -indev "$T/out86.iso" -find /AERO/DRIVERS -maxdepth 1 -type d 2>/dev/null | grep -q "amd64" && fail "amd64 drivers on x86 media"
 xorriso -osirrox on -indev "$T/out86.iso" -extract /autounattend.xml "$X/au86.xml" -extract /boot/BCD "$X/bcd86" >/dev/null 2>&1
 grep -q 'processorArchitecture="x86"' "$X/au86.xml" && grep -q "AAAAA-BBBBB" "$X/au86.xml" || fail "full unattend content"
+xmllint --noout "$X/au86.xml" || fail "autounattend.xml (full) is not well-formed"
+# firmware-neutral: no fixed partition layout, a script on the media lays disk 0 out (GPT on UEFI,
+# MBR on BIOS) and Setup takes the first partition big enough
+grep -q "<InstallToAvailablePartition>true</InstallToAvailablePartition>" "$X/au86.xml" \
+  && grep -q 'AERO\\SETUP\\DISK.CMD' "$X/au86.xml" && ! grep -q "<InstallTo>" "$X/au86.xml" \
+  && ! grep -q "<CreatePartitions>" "$X/au86.xml" || fail "full unattend: partitioning is not firmware-neutral"
+xorriso -osirrox on -indev "$T/out86.iso" -extract /AERO/SETUP "$X/setup86" >/dev/null 2>&1
+grep -q "winload.efi" "$X/setup86/DISK.CMD" && grep -q "convert gpt" "$X/setup86/GPT.TXT" \
+  && grep -q "^active" "$X/setup86/MBR.TXT" || fail "full unattend: partition scripts missing"
 hivexget "$X/bcd86" '\Objects\{7619dcc9-fafe-11d9-b411-000476eba25f}\Elements\16000048' Element | od -An -tx1 | grep -q '^ 01$' \
   || fail "nointegritychecks element missing"
 pass "x86 BIOS-only media, DER certificate, nointegritychecks, --unattend full: only x86 drivers"
@@ -84,7 +140,36 @@ wimlib-imagex extract "$X/oem.wim" 1 /Windows/System32/config/SYSTEM --dest-dir=
 hivexget "$X/oem1/SYSTEM" '\ControlSet001\Services\viostor' Start >/dev/null 2>&1 && fail "--index 2 also patched image 1"
 "$AM" win7 --quiet --iso "$T/oem.iso" --drivers "$T/drv" --output "$T/oem-none.iso" --unattend none
 "$AM" verify --quiet "$T/oem-none.iso" || fail "verify failed with --unattend none"
-pass "media without {default}, --index 2 only, existing autounattend.xml kept; --unattend none"
+xorriso -indev "$T/oem-none.iso" -find / -iname autounattend.xml 2>/dev/null | grep -qi autounattend \
+  && fail "--unattend none kept the input's autounattend.xml"
+pass "media without {default}, --index 2 only, existing autounattend.xml kept; explicit --unattend none removes it"
+
+# Guest Tools layout, REV_01-gated drivers, --volid, --allow-unsigned, progress
+"$AM" win7 --iso "$T/x64.iso" --drivers "$T/drv-rev" --output "$T/rev.iso" --volid AERO_W7 2>"$T/rev.log"
+grep -q "driver blk   viostor .*REV_01-gated" "$T/rev.log" || fail "win7 does not report REV_01 gating: $(cat "$T/rev.log")"
+grep -q "writing .*rev.iso: 100%" "$T/rev.log" && grep -q "updating .*install.wim" "$T/rev.log" || fail "win7 progress lines"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert all(d["rev01_gated"] for d in m["drivers"])' \
+  "$T/rev.iso.manifest.json" || fail "rev01_gated not in the win7 manifest"
+[ "$(xorriso -indev "$T/rev.iso" -pvd_info 2>/dev/null | sed -n 's/^Volume Id *: //p')" = AERO_W7 ] || fail "--volid ignored"
+"$AM" verify --quiet "$T/rev.iso" || fail "verify failed with --volid"
+if "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv-nocat" --output "$T/nocat.iso" 2>"$T/nocat.log"; then
+  fail "a package without its catalog was accepted"
+fi
+grep -q "netkvm.cat is missing (use --allow-unsigned" "$T/nocat.log" || fail "missing catalog: $(cat "$T/nocat.log")"
+"$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv-nocat" --output "$T/nocat.iso" --allow-unsigned
+"$AM" verify --quiet "$T/nocat.iso" || fail "verify failed with --allow-unsigned"
+pass "Guest Tools layout, REV_01 gating reported, --volid, --allow-unsigned, progress lines"
+
+# verify judges the image, not the manifest: the unpatched input fails, with or without one
+if "$AM" verify --quiet "$T/x64.iso" >"$T/v1.log" 2>&1; then fail "verify passed the unpatched input ISO"; fi
+grep -q "FAIL" "$T/v1.log" || fail "verify of the input printed no failure"
+printf '{"output": {"sha256": "%s"}}\n' "$IN_SHA" >"$T/stripped.json"
+if "$AM" verify --quiet --manifest "$T/stripped.json" "$T/x64.iso" >/dev/null 2>&1; then
+  fail "verify passed the unpatched input ISO with a stripped manifest"
+fi
+cp "$T/out.iso" "$T/nomf.iso"
+"$AM" verify --quiet "$T/nomf.iso" || fail "verify without a manifest failed on a good ISO"
+pass "verify: the unpatched input fails (no manifest, stripped manifest); a good ISO passes without one"
 
 SOURCE_DATE_EPOCH=1700000000 "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/r1.iso" --cert "$T/cert.pem"
 SOURCE_DATE_EPOCH=1700000000 "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/r2.iso" --cert "$T/cert.pem"
@@ -131,6 +216,8 @@ expect_error "x86 media, only amd64 drivers" "no driver package for blk .* on x8
   --iso "$T/x86.iso" --drivers "$T/drv-amd64"
 expect_error "INF missing contract HWIDs" "no driver package for blk (PCI.VEN_1AF4&DEV_1042)" "$T/bad/8.iso" \
   --iso "$T/x64.iso" --drivers "$T/drv-nohwid"
+expect_error "INF missing contract HWIDs names the INF" "drv-nohwid/drivers/viostor/x64/viostor.inf (it names" "$T/bad/8.iso" \
+  --iso "$T/x64.iso" --drivers "$T/drv-nohwid"
 expect_error "INF naming a missing .sys" "viostor.inf: amd64 names viostor.sys, which is missing" "$T/bad/9.iso" \
   --iso "$T/x64.iso" --drivers "$T/drv-nosys"
 echo "not a certificate" >"$T/bad.pem"
@@ -141,6 +228,45 @@ if err=$("$AM" win7 --quiet --iso "$T/same.iso" --drivers "$T/drv" --output "$T/
 echo "$err" | grep -q "output would overwrite the input" || fail "output==input: $err"
 cmp -s "$T/same.iso" "$T/x64.iso" || fail "input modified by output==input attempt"
 pass "output equal to input refused, input untouched"
+mkiso "$T/noinst.iso" --no-install-wim
+expect_error "boot.wim but no install.wim" "noinst.iso: no sources/install.wim: not a Windows 7 install ISO" "$T/bad/13.iso" \
+  --iso "$T/noinst.iso" --drivers "$T/drv"
+mkiso "$T/mixed.iso" --boot-machine 2:0x14c
+expect_error "boot.wim image of another architecture" "mixed.iso:/sources/boot.wim image 2 is x86 but install.wim is amd64" \
+  "$T/bad/14.iso" --iso "$T/mixed.iso" --drivers "$T/drv"
+mkiso "$T/arm.iso" --boot-machine 1:0x1c4
+expect_error "boot.wim image of an unknown architecture" "arm.iso:/sources/boot.wim image 1: unknown architecture (WINDOWS/ARCH 5" \
+  "$T/bad/15.iso" --iso "$T/arm.iso" --drivers "$T/drv"
+mkiso "$T/badcur.iso" --bad-current
+expect_error "Select\\Current naming a missing ControlSet" \
+  "badcur.iso:/sources/boot.wim image 1: Windows/System32/config/SYSTEM: Select.Current names ControlSet003, which does not exist" \
+  "$T/bad/16.iso" --iso "$T/badcur.iso" --drivers "$T/drv"
+xorriso -as mkisofs -quiet -r -J -o "$T/drv.iso" "$T/drv" 2>/dev/null
+DRV_SHA=$(sha256sum "$T/drv.iso" | cut -d' ' -f1)
+if err=$("$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv.iso" --output "$T/drv.iso" 2>&1); then
+  fail "output equal to --drivers accepted"
+fi
+echo "$err" | grep -q "drv.iso: output would overwrite the input (--drivers)" || fail "output==drivers: $err"
+[ "$(sha256sum "$T/drv.iso" | cut -d' ' -f1)" = "$DRV_SHA" ] || fail "--drivers ISO modified"
+cp "$T/cert.pem" "$T/cert-copy.pem"
+if err=$("$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --cert "$T/cert-copy.pem" --output "$T/cert-copy.pem" 2>&1); then
+  fail "output equal to --cert accepted"
+fi
+echo "$err" | grep -q "cert-copy.pem: output would overwrite the input (--cert)" || fail "output==cert: $err"
+cmp -s "$T/cert.pem" "$T/cert-copy.pem" || fail "--cert file modified"
+pass "output equal to --drivers or --cert refused, inputs untouched"
+status() { set +e; "$@" >/dev/null 2>&1; echo $?; set -e; }
+[ "$(status "$AM" win7 --help)" = 0 ] && [ "$(status "$AM" verify --help)" = 0 ] || fail "win7/verify --help"
+"$AM" win7 --help | grep -q -- "--unattend" || fail "win7 --help text"
+[ "$(status "$AM" win7 --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/bad/u.iso" extra)" = 2 ] || fail "stray argument"
+err=$("$AM" win7 --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/bad/u.iso" --product-key AAAAA 2>&1 || true)
+[ "$(status "$AM" win7 --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/bad/u.iso" --product-key AAAAA)" = 2 ] \
+  && echo "$err" | grep -q "product-key needs --unattend full" || fail "--product-key without full: $err"
+[ "$(status "$AM" win7 --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/bad/u.iso" --unattend sometimes)" = 2 ] \
+  || fail "bad --unattend value"
+[ "$(status "$AM" verify)" = 2 ] && [ "$(status "$AM" verify a.iso b.iso)" = 2 ] || fail "verify arguments"
+[ ! -e "$T/bad/u.iso" ] || fail "a usage error wrote output"
+pass "--help and usage errors exit 2 (stray argument, --product-key without full, bad values)"
 mkiso "$T/nohive.iso" --missing-hive SYSTEM
 expect_error "hive missing from an image" "boot.wim image 2: /Windows/System32/config/SYSTEM: missing from the image" "$T/bad/11.iso" \
   --iso "$T/nohive.iso" --drivers "$T/drv"
@@ -161,4 +287,20 @@ if "$AM" verify --quiet --manifest "$T/out.iso.manifest.json" "$T/nocert.iso" >/
   fail "verify accepted an ISO without the manifest's certificate"
 fi
 pass "verify fails on an ISO that lacks what the manifest promises"
+
+# SIGTERM mid-run: the work folder and the partial ISO are removed, nothing at the output
+mkdir -p "$T/sig"
+mkiso "$T/slow.iso" --payload-mb 400 --images 1
+"$AM" win7 --quiet --iso "$T/slow.iso" --drivers "$T/drv" --output "$T/sig/out.iso" &
+pid=$!
+for _ in $(seq 1 200); do ls -a "$T/sig" | grep -q '\.work-' && break; sleep 0.02; done
+kill -TERM "$pid"
+set +e; wait "$pid"; rc=$?; set -e
+[ "$rc" = 143 ] || [ "$rc" = 0 ] || fail "SIGTERM: exit status $rc"
+if [ "$rc" = 143 ]; then
+  [ -z "$(ls -A "$T/sig")" ] || fail "SIGTERM left files behind: $(ls -a "$T/sig")"
+  pass "SIGTERM removes the work folder and the partial ISO (exit 143)"
+else
+  echo "ok - SIGTERM: SKIPPED (the run finished before the signal)"
+fi
 echo "all win7 tests passed"
