@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --source) source_dir=${2:?--source needs a directory}; shift 2 ;;
     --quiet) quiet=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "build-qemu: unknown option $1" >&2; exit 2 ;;
   esac
 done
