@@ -14,7 +14,7 @@ PKGS=(
   busybox-static fio cpio kmod xz-utils zstd e2fsprogs qemu-utils python3
   # media builder
   libwim-dev wimtools libhivex-dev libhivex-bin libisofs-dev libisoburn-dev xorriso
-  libjson-glib-dev libgnutls28-dev gnutls-bin openssl python3-hivex
+  libjson-glib-dev libgnutls28-dev gnutls-bin openssl python3-hivex libxml2-utils
 )
 
 missing=()
