@@ -10,7 +10,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-static gboolean copy_package(const MediaPackage *p, const char *dest, JsonBuilder *files,
+static gboolean copy_package(const MediaPackage *p, const char *staging, const char *dest, JsonBuilder *files,
                              const char *iso_prefix, GError **error)
 {
     for (guint i = 0; i < p->files->len; i++) {
@@ -18,11 +18,8 @@ static gboolean copy_package(const MediaPackage *p, const char *dest, JsonBuilde
         g_autofree char *src = g_build_filename(p->dir, rel, NULL);
         g_autofree char *dst = g_build_filename(dest, rel, NULL);
         g_autofree char *dstdir = g_path_get_dirname(dst);
-        if (g_mkdir_with_parents(dstdir, 0755) != 0 || !media_copy_file(src, dst, error)) {
-            if (error && !*error)
-                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot create", dstdir);
+        if (!media_mkdir_below(staging, dstdir, error) || !media_copy_file(src, dst, error))
             return FALSE;
-        }
         g_autofree char *sha = media_sha256_file(dst, NULL, error);
         if (!sha)
             return FALSE;
@@ -95,9 +92,9 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         MediaIso *iso = media_iso_open(o->drivers, error);
         if (!iso)
             return FALSE;
-        extracted = g_dir_make_tmp("aero-media-drivers-XXXXXX", error);
-        if (extracted)
-            media_cleanup_add(extracted);
+        extracted = media_cleanup_tmp_dir("aero-media-drivers-XXXXXX", error);
+        if (!extracted)
+            g_prefix_error(error, "%s: cannot create a temporary folder: ", g_get_tmp_dir());
         gboolean got = extracted && media_iso_extract_all(iso, extracted, p, error);
         media_iso_close(iso);
         if (!got)
@@ -125,10 +122,11 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         media_progress_note(p, "  note: %s", n);
     }
 
-    staging = g_dir_make_tmp("aero-media-staging-XXXXXX", error);
-    if (!staging)
+    staging = media_cleanup_tmp_dir("aero-media-staging-XXXXXX", error);
+    if (!staging) {
+        g_prefix_error(error, "%s: cannot create a temporary folder: ", g_get_tmp_dir());
         goto out;
-    media_cleanup_add(staging);
+    }
     json_builder_begin_object(b);
     add_member(b, "tool", "aero-media " MEDIA_VERSION);
     add_member(b, "contract", "AERO-W7-VIRTIO v1");
@@ -162,7 +160,7 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         json_builder_add_boolean_value(b, pk->rev01_gated);
         json_builder_set_member_name(b, "files");
         json_builder_begin_array(b);
-        if (!copy_package(pk, dest, b, prefix, error))
+        if (!copy_package(pk, staging, dest, b, prefix, error))
             goto out;
         json_builder_end_array(b);
         json_builder_end_object(b);

@@ -479,7 +479,7 @@ static guint64 tree_bytes(IsoDir *dir)
 static gboolean extract_dir(MediaIso *iso, IsoDir *dir, const char *dest, MediaProgress *p, guint64 *done,
                             GError **error)
 {
-    if (g_mkdir_with_parents(dest, 0755) != 0) {
+    if (g_mkdir(dest, 0755) != 0 && errno != EEXIST) { /* one level: its parent exists */
         set_errno_error(error, errno, dest, "cannot create");
         return FALSE;
     }
@@ -969,8 +969,10 @@ static void cancel_source(IsoImage *image, struct burn_source *bs)
         g_usleep(5000);
 }
 
-static gboolean write_image(IsoImage *image, const char *out, const char *label, MediaIsoWrite *w,
-                            GError **error)
+/* create: out is made here (in a registered work folder); otherwise it was made and registered
+ * by the caller and is only opened, so a signal's cleanup is never undone by this thread. */
+static gboolean write_image(IsoImage *image, const char *out, gboolean create, const char *label,
+                            MediaIsoWrite *w, GError **error)
 {
     IsoWriteOpts *o = write_opts();
     struct burn_source *bs = NULL;
@@ -982,7 +984,7 @@ static gboolean write_image(IsoImage *image, const char *out, const char *label,
         return FALSE;
     }
     guint64 total = (guint64)bs->get_size(bs), done = 0;
-    int fd = g_open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = g_open(out, O_WRONLY | O_TRUNC | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
     if (fd < 0) {
         set_errno_error(error, errno, label, "cannot create");
         cancel_source(image, bs);
@@ -1063,22 +1065,7 @@ gboolean media_iso_rebuild(MediaIso *in, const MediaIsoChange *changes, guint n,
         iso_image_set_volume_id(in->image, w->volid);
     if (media_source_date_epoch() >= 0)
         tree_times_to_mtime((IsoNode *)iso_image_get_root(in->image));
-    return write_image(in->image, out, w->label ? w->label : out, w, error);
-}
-
-char *media_temp_name_beside(const char *out, GError **error)
-{
-    g_autofree char *dir = g_path_get_dirname(out);
-    g_autofree char *base = g_path_get_basename(out);
-    char *tmpl = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
-    int fd = g_mkstemp(tmpl);
-    if (fd < 0) {
-        set_errno_error(error, errno, out, "cannot create");
-        g_free(tmpl);
-        return NULL;
-    }
-    close(fd);
-    return tmpl;
+    return write_image(in->image, out, TRUE, w->label ? w->label : out, w, error);
 }
 
 gboolean media_iso_write_dir(const char *dir, const char *out, MediaIsoWrite *w, GError **error)
@@ -1099,11 +1086,10 @@ gboolean media_iso_write_dir(const char *dir, const char *out, MediaIsoWrite *w,
     normalize_tree((IsoNode *)iso_image_get_root(image));
     if (media_source_date_epoch() >= 0)
         tree_times_to_mtime((IsoNode *)iso_image_get_root(image));
-    g_autofree char *tmp = media_temp_name_beside(out, error);
+    g_autofree char *tmp = media_cleanup_temp_beside(out, error);
     gboolean ok = tmp != NULL;
     if (ok) {
-        media_cleanup_add(tmp);
-        ok = write_image(image, tmp, w->label ? w->label : out, w, error);
+        ok = write_image(image, tmp, FALSE, w->label ? w->label : out, w, error);
         if (ok && g_rename(tmp, out) != 0) {
             set_errno_error(error, errno, out, "cannot rename into place");
             ok = FALSE;

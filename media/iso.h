@@ -84,7 +84,4 @@ gboolean media_iso_rebuild(MediaIso *in, const MediaIsoChange *changes, guint n,
  * renamed at the end (removed on failure). */
 gboolean media_iso_write_dir(const char *dir, const char *out, MediaIsoWrite *w, GError **error);
 
-/* A free temporary name in out's folder (same file system, so the final rename is atomic). */
-char *media_temp_name_beside(const char *out, GError **error);
-
 #endif

@@ -4,6 +4,8 @@
  */
 #include "unattend.h"
 
+#include "util.h"
+
 #include <errno.h>
 
 char *media_unattend_driver_dir(MediaArch arch)
@@ -36,10 +38,8 @@ gboolean media_unattend_write_setup(const char *root, GError **error)
     const struct {
         const char *name, *text;
     } files[] = {{"DISK.CMD", disk_cmd}, {"MBR.TXT", mbr_txt}, {"GPT.TXT", gpt_txt}};
-    if (g_mkdir_with_parents(dir, 0755) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", dir, g_strerror(errno));
+    if (!media_mkdir_below(root, dir, error))
         return FALSE;
-    }
     for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *p = g_build_filename(dir, files[i].name, NULL);
         if (!g_file_set_contents(p, files[i].text, -1, error))

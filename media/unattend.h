@@ -12,7 +12,7 @@ typedef enum { MEDIA_UNATTEND_NONE, MEDIA_UNATTEND_DRIVERS, MEDIA_UNATTEND_FULL 
 char *media_unattend_driver_dir(MediaArch arch);
 /* --unattend full partitions disk 0 with this script (and MBR.TXT / GPT.TXT beside it). */
 #define MEDIA_UNATTEND_DISK_SCRIPT "AERO/SETUP/DISK.CMD"
-/* Write AERO/SETUP/{DISK.CMD,MBR.TXT,GPT.TXT} under root (the staged media root). */
+/* Write AERO/SETUP/{DISK.CMD,MBR.TXT,GPT.TXT} under root (the staged media root, existing). */
 gboolean media_unattend_write_setup(const char *root, GError **error);
 /* The XML text. image_index is the install.wim index a full install uses. */
 char *media_unattend_xml(MediaUnattend mode, MediaArch arch, int image_index, const char *product_key);

@@ -333,7 +333,85 @@ void media_cleanup_remove(const char *path)
 void media_cleanup_run(void)
 {
     g_mutex_lock(&cleanup_lock);
-    for (guint i = 0; cleanup_paths && i < cleanup_paths->len; i++)
-        media_rm_rf(g_ptr_array_index(cleanup_paths, i));
+    for (guint i = 0; cleanup_paths && i < cleanup_paths->len; i++) {
+        const char *path = g_ptr_array_index(cleanup_paths, i);
+        /* Out of the way first: a thread still at work creates files by path, and under the old
+         * name it now finds nothing, so nothing can appear while the folder is being emptied. */
+        g_autofree char *gone = g_strdup_printf("%s.removing-%d", path, (int)getpid());
+        media_rm_rf(g_rename(path, gone) == 0 ? gone : path);
+    }
     g_mutex_unlock(&cleanup_lock);
+}
+
+char *media_cleanup_mkdtemp(const char *tmpl, GError **error)
+{
+    char *path = g_strdup(tmpl);
+    g_mutex_lock(&cleanup_lock);
+    gboolean ok = g_mkdtemp(path) != NULL;
+    int saved = errno;
+    if (ok) {
+        if (!cleanup_paths)
+            cleanup_paths = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(cleanup_paths, g_strdup(path));
+    }
+    g_mutex_unlock(&cleanup_lock);
+    if (!ok) {
+        g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(saved), g_strerror(saved));
+        g_clear_pointer(&path, g_free);
+    }
+    return path;
+}
+
+char *media_cleanup_tmp_dir(const char *name_tmpl, GError **error)
+{
+    g_autofree char *tmpl = g_build_filename(g_get_tmp_dir(), name_tmpl, NULL);
+    return media_cleanup_mkdtemp(tmpl, error);
+}
+
+char *media_cleanup_temp_beside(const char *out, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(out);
+    g_autofree char *base = g_path_get_basename(out);
+    char *tmpl = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
+    g_mutex_lock(&cleanup_lock);
+    int fd = g_mkstemp(tmpl);
+    int saved = errno;
+    if (fd >= 0) {
+        if (!cleanup_paths)
+            cleanup_paths = g_ptr_array_new_with_free_func(g_free);
+        g_ptr_array_add(cleanup_paths, g_strdup(tmpl));
+    }
+    g_mutex_unlock(&cleanup_lock);
+    if (fd < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: cannot create: %s", out,
+                    g_strerror(saved));
+        g_free(tmpl);
+        return NULL;
+    }
+    close(fd);
+    return tmpl;
+}
+
+gboolean media_mkdir_below(const char *base, const char *path, GError **error)
+{
+    gsize bl = strlen(base);
+    if (strncmp(path, base, bl) != 0 || (path[bl] && path[bl] != '/')) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not below %s", path, base);
+        return FALSE;
+    }
+    g_auto(GStrv) parts = g_strsplit(path + bl, "/", -1);
+    GString *cur = g_string_new(base);
+    gboolean ok = TRUE;
+    for (guint i = 0; ok && parts[i]; i++) {
+        if (!*parts[i])
+            continue;
+        g_string_append_printf(cur, "/%s", parts[i]);
+        if (g_mkdir(cur->str, 0755) != 0 && errno != EEXIST) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot create: %s", cur->str,
+                        g_strerror(errno));
+            ok = FALSE;
+        }
+    }
+    g_string_free(cur, TRUE);
+    return ok;
 }

@@ -58,5 +58,14 @@ void media_rm_rf(const char *path);
 void media_cleanup_add(const char *path);
 void media_cleanup_remove(const char *path);
 void media_cleanup_run(void);
+/* Create and register in one step (no signal can fall between): a folder from a template ending
+ * in XXXXXX (g_mkdtemp) or in the temporary directory (NULL with the system's reason as the error
+ * message: the caller says what failed), a file beside `out` (the error names out). */
+char *media_cleanup_mkdtemp(const char *tmpl, GError **error);
+char *media_cleanup_tmp_dir(const char *name_tmpl, GError **error);
+char *media_cleanup_temp_beside(const char *out, GError **error);
+/* Create the folders of `path` below `base`, which must exist: a temporary root that a signal
+ * removed is never created again by a thread still at work. */
+gboolean media_mkdir_below(const char *base, const char *path, GError **error);
 
 #endif

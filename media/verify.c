@@ -275,8 +275,7 @@ static void check_staged(V *v)
             continue;
         g_autofree char *dst = g_build_filename(root, stored + strlen(prefix), NULL);
         g_autofree char *dd = g_path_get_dirname(dst);
-        g_mkdir_with_parents(dd, 0700);
-        copied &= media_iso_extract_file(v->iso, stored, dst, NULL, NULL);
+        copied &= media_mkdir_below(v->work, dd, NULL) && media_iso_extract_file(v->iso, stored, dst, NULL, NULL);
     }
     MediaScanOptions so = {.archs = v->arch, .required_archs = v->arch, .allow_unsigned = TRUE};
     g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
@@ -730,10 +729,11 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
     v.iso = media_iso_open(iso, error);
     if (!v.iso)
         return FALSE;
-    v.work = g_dir_make_tmp("aero-media-verify-XXXXXX", error);
-    if (!v.work)
+    v.work = media_cleanup_tmp_dir("aero-media-verify-XXXXXX", error);
+    if (!v.work) {
+        g_prefix_error(error, "%s: cannot create a temporary folder: ", g_get_tmp_dir());
         goto out;
-    media_cleanup_add(v.work);
+    }
     v.thumbs = g_ptr_array_new_with_free_func(g_free);
     v.packages = g_ptr_array_new_with_free_func(g_free);
     if (!v.mf)

@@ -349,7 +349,7 @@ gboolean media_wim_extract_file(MediaWim *w, int image, const char *wim_path, co
     if (!ensure_data(w, image, wim_path, FALSE, error))
         return FALSE;
     g_autofree char *dir = g_strdup_printf("%s.x", dest_file);
-    g_mkdir_with_parents(dir, 0700);
+    g_mkdir(dir, 0700); /* beside dest_file, whose folder exists */
     if (!extract(w, image, wim_path, dir, error)) {
         media_rm_rf(dir);
         return FALSE;
@@ -372,7 +372,7 @@ gboolean media_wim_extract_dir(MediaWim *w, int image, const char *wim_path, con
     if (!ensure_data(w, image, wim_path, TRUE, error))
         return FALSE;
     g_autofree char *tmp = g_strdup_printf("%s.x", dest_dir);
-    g_mkdir_with_parents(tmp, 0700);
+    g_mkdir(tmp, 0700);
     if (!extract(w, image, wim_path, tmp, error)) {
         media_rm_rf(tmp);
         return FALSE;

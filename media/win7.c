@@ -186,7 +186,8 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
 {
     g_autofree char *tag = g_strdup_printf("%s-%d", wimname, image);
     g_autofree char *dir = work_path(c, tag);
-    g_mkdir_with_parents(dir, 0700);
+    if (!media_mkdir_below(c->work, dir, error))
+        return FALSE;
     g_autofree char *software = g_build_filename(dir, "SOFTWARE", NULL);
     g_autofree char *system = g_build_filename(dir, "SYSTEM", NULL);
     const char *wl = media_wim_label(w); /* IN.iso:/sources/<wim> */
@@ -306,8 +307,7 @@ static gboolean stage_drivers(Ctx *c, GError **error)
             g_autofree char *src = g_build_filename(p->dir, rel, NULL);
             g_autofree char *dst = g_build_filename(dest, rel, NULL);
             g_autofree char *dd = g_path_get_dirname(dst);
-            g_mkdir_with_parents(dd, 0755);
-            if (!media_copy_file(src, dst, error))
+            if (!media_mkdir_below(c->work, dd, error) || !media_copy_file(src, dst, error))
                 return FALSE;
             g_autofree char *sha = media_sha256_file(dst, NULL, error);
             if (!sha)
@@ -570,15 +570,15 @@ static gboolean make_work_dir(Ctx *c, GError **error)
     g_autofree char *dir = g_path_get_dirname(c->o->output);
     g_autofree char *outdir = g_canonicalize_filename(dir, NULL); /* libisofs adds absolute paths only */
     g_autofree char *base = g_path_get_basename(c->o->output);
-    char *tmpl = g_strdup_printf("%s/.%s.work-XXXXXX", outdir, base);
-    c->work = g_mkdtemp(tmpl);
+    g_autofree char *tmpl = g_strdup_printf("%s/.%s.work-XXXXXX", outdir, base);
+    GError *e = NULL;
+    c->work = media_cleanup_mkdtemp(tmpl, &e);
     if (!c->work) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-                    "%s: cannot create a work folder next to it: %s", c->o->output, g_strerror(errno));
-        g_free(tmpl);
+        g_set_error(error, e->domain, e->code, "%s: cannot create a work folder next to it: %s", c->o->output,
+                    e->message);
+        g_error_free(e);
         return FALSE;
     }
-    media_cleanup_add(c->work);
     c->stage = work_path(c, "stage");
     return TRUE;
 }
