@@ -378,15 +378,26 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
             return FALSE;
         }
         gsize n = (gsize)MIN(MIN(len, avail), (guint64)chunk);
-        loff_t in = (loff_t)img, out = (loff_t)off;
-        ssize_t r = buf ? -1 : copy_file_range(iso->fd, &in, fd, &out, n, 0);
-        if (r < 0 && !buf && errno != EINTR && errno != ENOSPC && errno != EDQUOT && errno != EIO)
-            buf = g_malloc(chunk); /* EXDEV, ENOSYS, EINVAL...: copy by hand from now on */
-        if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) {
-            *dest_failed = TRUE;
-            return FALSE;
+        ssize_t r = -1;
+        if (!buf) {
+            loff_t in = (loff_t)img, out = (loff_t)off;
+            r = copy_file_range(iso->fd, &in, fd, &out, n, 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) {
+                *dest_failed = TRUE;
+                return FALSE;
+            }
+            if (r < 0 && errno == EIO)
+                return FALSE;
+            if (r < 0) /* EXDEV, ENOSYS, EINVAL...: copy by hand from now on */
+                buf = g_malloc(chunk);
+            else if (r == 0) {
+                errno = EIO; /* the image is shorter than its directory says */
+                return FALSE;
+            }
         }
-        if (r < 0 && buf) {
+        if (buf) {
             if (!pread_all(iso->fd, buf, n, img))
                 return FALSE;
             if (!pwrite_all(fd, buf, n, off)) {
@@ -394,12 +405,6 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
                 return FALSE;
             }
             r = (ssize_t)n;
-        } else if (r < 0 && errno == EINTR) {
-            continue;
-        } else if (r <= 0) {
-            if (r == 0)
-                errno = EIO;
-            return FALSE;
         }
         off += (guint64)r;
         len -= (guint64)r;
