@@ -7,7 +7,7 @@ and UEFI El Torito entries.
     mkwin7.py iso OUT.iso [--arch x64|x86] [--images N] [--no-efi] [--no-default]
                           [--no-loader] [--missing-hive HIVE] [--autounattend] [--workdir DIR]
                           [--payload-mb N] [--no-install-wim] [--bad-current]
-                          [--boot-machine N:0xMACHINE] [--big-file-mb N]
+                          [--boot-machine N:0xMACHINE] [--big-file-mb N] [--integrity]
     mkwin7.py hive OUT --kind system|software|bcd|bcd-template
     mkwin7.py markers SIZE_MB    (offsets and contents of --big-file-mb's markers, for tests)
 """
@@ -203,6 +203,9 @@ def make_iso(a):
                     f.write(os.urandom(1 << 20))
         capture(t, os.path.join(tree, "sources", "install.wim"), f"Windows 7 TEST{i + 1}",
                 "none" if a.payload_mb else None)
+    if a.integrity:  # an integrity table: aero-media must copy such a WIM in full to append to it
+        subprocess.run(["wimlib-imagex", "optimize", os.path.join(tree, "sources", "install.wim"), "--check"],
+                       check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(tree, "setup.exe"), "wb") as f:
         f.write(b"MZ setup")
     os.makedirs(os.path.join(tree, "sources", "Long Directory Name With Spaces"))
@@ -251,6 +254,7 @@ def main():
     ap.add_argument("--bad-current", action="store_true")
     ap.add_argument("--boot-machine", action="append")
     ap.add_argument("--big-file-mb", type=int, default=0)
+    ap.add_argument("--integrity", action="store_true")
     ap.add_argument("--kind", default="system")
     a = ap.parse_args()
     if a.what == "markers":

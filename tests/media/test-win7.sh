@@ -160,6 +160,17 @@ grep -q "netkvm.cat is missing (use --allow-unsigned" "$T/nocat.log" || fail "mi
 "$AM" verify --quiet "$T/nocat.iso" || fail "verify failed with --allow-unsigned"
 pass "Guest Tools layout, REV_01 gating reported, --volid, --allow-unsigned, progress lines"
 
+# a WIM with an integrity table cannot be appended to from a sparse copy: copied in full, still
+# appended to in place, its integrity table kept valid
+mkiso "$T/integ.iso" --integrity --images 1
+"$AM" win7 --iso "$T/integ.iso" --drivers "$T/drv" --output "$T/integ-out.iso" 2>"$T/integ.log"
+grep -q "install.wim image(s) 1 of 1 (copied in full)" "$T/integ.log" || fail "integrity table: no full copy: $(cat "$T/integ.log")"
+"$AM" verify --quiet "$T/integ-out.iso" || fail "verify failed on a WIM copied in full"
+xorriso -osirrox on -indev "$T/integ-out.iso" -extract /sources/install.wim "$X/integ.wim" >/dev/null 2>&1
+wimlib-imagex info "$X/integ.wim" | grep -q "Integrity info" && wimlib-imagex verify "$X/integ.wim" >/dev/null 2>&1 \
+  || fail "install.wim with an integrity table: not valid after patching"
+pass "a WIM with an integrity table is copied in full, appended to, and verifies (wimlib-imagex verify)"
+
 # verify judges the image, not the manifest: the unpatched input fails, with or without one
 if "$AM" verify --quiet "$T/x64.iso" >"$T/v1.log" 2>&1; then fail "verify passed the unpatched input ISO"; fi
 grep -q "FAIL" "$T/v1.log" || fail "verify of the input printed no failure"
