@@ -343,36 +343,16 @@ static gboolean extract(MediaWim *w, int image, const char *wim_path, const char
     return rc == 0;
 }
 
-gboolean media_wim_extract_file(MediaWim *w, int image, const char *wim_path, const char *dest_file,
-                                GError **error)
+/* Extract one path of an image to dest (a file, or a folder with is_dir). wimlib names the result
+ * with the image's own letter case, so extract into a scratch folder beside dest and move its only
+ * entry into place. */
+static gboolean extract_one(MediaWim *w, int image, const char *wim_path, const char *dest,
+                            gboolean is_dir, GError **error)
 {
-    if (!ensure_data(w, image, wim_path, FALSE, error))
+    if (!ensure_data(w, image, wim_path, is_dir, error))
         return FALSE;
-    g_autofree char *dir = g_strdup_printf("%s.x", dest_file);
-    g_mkdir(dir, 0700); /* beside dest_file, whose folder exists */
-    if (!extract(w, image, wim_path, dir, error)) {
-        media_rm_rf(dir);
-        return FALSE;
-    }
-    /* the extracted name carries the image's own case: take the only entry */
-    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-    const char *e = d ? g_dir_read_name(d) : NULL;
-    g_autofree char *src = e ? g_build_filename(dir, e, NULL) : NULL;
-    gboolean ok = src && g_file_test(src, G_FILE_TEST_IS_REGULAR) && g_rename(src, dest_file) == 0;
-    media_rm_rf(dir);
-    if (!ok)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s image %d: %s: not a file", w->label, image,
-                    wim_path);
-    return ok;
-}
-
-gboolean media_wim_extract_dir(MediaWim *w, int image, const char *wim_path, const char *dest_dir,
-                               GError **error)
-{
-    if (!ensure_data(w, image, wim_path, TRUE, error))
-        return FALSE;
-    g_autofree char *tmp = g_strdup_printf("%s.x", dest_dir);
-    g_mkdir(tmp, 0700);
+    g_autofree char *tmp = g_strdup_printf("%s.x", dest);
+    g_mkdir(tmp, 0700); /* beside dest, whose folder exists */
     if (!extract(w, image, wim_path, tmp, error)) {
         media_rm_rf(tmp);
         return FALSE;
@@ -380,12 +360,25 @@ gboolean media_wim_extract_dir(MediaWim *w, int image, const char *wim_path, con
     g_autoptr(GDir) d = g_dir_open(tmp, 0, NULL);
     const char *e = d ? g_dir_read_name(d) : NULL;
     g_autofree char *src = e ? g_build_filename(tmp, e, NULL) : NULL;
-    gboolean ok = src && g_file_test(src, G_FILE_TEST_IS_DIR) && g_rename(src, dest_dir) == 0;
+    gboolean ok = src && g_file_test(src, is_dir ? G_FILE_TEST_IS_DIR : G_FILE_TEST_IS_REGULAR) &&
+                  g_rename(src, dest) == 0;
     media_rm_rf(tmp);
     if (!ok)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s image %d: %s: not a folder", w->label, image,
-                    wim_path);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s image %d: %s: not a %s", w->label,
+                    image, wim_path, is_dir ? "folder" : "file");
     return ok;
+}
+
+gboolean media_wim_extract_file(MediaWim *w, int image, const char *wim_path, const char *dest_file,
+                                GError **error)
+{
+    return extract_one(w, image, wim_path, dest_file, FALSE, error);
+}
+
+gboolean media_wim_extract_dir(MediaWim *w, int image, const char *wim_path, const char *dest_dir,
+                               GError **error)
+{
+    return extract_one(w, image, wim_path, dest_dir, TRUE, error);
 }
 
 void media_wim_queue_add(MediaWim *w, int image, const char *source, const char *target)

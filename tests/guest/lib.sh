@@ -56,6 +56,18 @@ guest_start() {
 
 guest_alive() { kill -0 "$(cat "$(guest_dir "$1")/pid")" 2>/dev/null; }
 
+# Wait (at most 10 minutes) for a line matching pattern in the guest's serial log; fails at once
+# when the guest is gone.
+wait_for_line() {
+  local name=$1 pattern=$2 i
+  for i in $(seq 1 2400); do
+    grep -q "$pattern" "$(guest_log "$name")" 2>/dev/null && return 0
+    guest_alive "$name" || return 1
+    sleep 0.25
+  done
+  return 1
+}
+
 guest_wait() {
   local name=$1 log dir waited=0 last=0
   dir=$(guest_dir "$name")

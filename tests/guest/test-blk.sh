@@ -99,15 +99,6 @@ for d in json.load(sys.stdin):
 '
 }
 
-wait_for_line() {
-  local name=$1 pattern=$2 i
-  for i in $(seq 1 1200); do
-    grep -q "$pattern" "$(guest_log "$name")" 2>/dev/null && return 0
-    guest_alive "$name" || return 1
-    sleep 0.25
-  done
-  return 1
-}
 
 # The capability set (id@offset) the guest must report, order-independent.
 expect_caps() {

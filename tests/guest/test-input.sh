@@ -165,15 +165,6 @@ for evs in json.load(open(sys.argv[1]))[sys.argv[2]]:
 ' "$SEQ" "$1"
 }
 
-wait_for_line() {
-  local pattern=$1 i
-  for i in $(seq 1 600); do
-    grep -q "$pattern" "$log" 2>/dev/null && return 0
-    guest_alive input || return 1
-    sleep 0.25
-  done
-  return 1
-}
 
 current_pointer() {
   guest_qmp input '{"execute":"query-mice"}' |
@@ -195,21 +186,21 @@ AERO_APPEND="i8042.noaux i8042.nokbd" guest_start input "$AERO_TEST_DIR/input-gu
   -device aero-virtio-tablet-pci,id=tablet0,addr=0x6.2
 log=$(guest_log input)
 
-wait_for_line '^p1-READY' || { tail -n 30 "$log" >&2; fail "guest never became ready for input"; }
+wait_for_line input '^p1-READY' || { tail -n 30 "$log" >&2; fail "guest never became ready for input"; }
 cur=$(current_pointer)
 [ "$cur" = "Aero Virtio Tablet" ] || fail "p1: expected the tablet to be QEMU's active pointer after boot, got '$cur'"
 send_phase p1
-wait_for_line '^p1b-READY' || { tail -n 30 "$log" >&2; fail "guest never reached phase p1b"; }
+wait_for_line input '^p1b-READY' || { tail -n 30 "$log" >&2; fail "guest never reached phase p1b"; }
 fwd=$(tablet_wheel forwarded)
 cur=$(current_pointer)
 [ "$cur" = "Aero Virtio Tablet" ] || fail "p1b: expected the tablet as active pointer, got '$cur'"
 send_phase p1b
 dropped=$(tablet_wheel dropped)
-wait_for_line '^p2-READY' || { tail -n 30 "$log" >&2; fail "guest never reached phase p2"; }
+wait_for_line input '^p2-READY' || { tail -n 30 "$log" >&2; fail "guest never reached phase p2"; }
 cur=$(current_pointer)
 [ "$cur" = "Aero Virtio Mouse" ] || fail "p2: expected the re-bound mouse as active pointer, got '$cur'"
 send_phase p2
-wait_for_line '^LED-WRITTEN' || { tail -n 30 "$log" >&2; fail "guest never wrote the LED event"; }
+wait_for_line input '^LED-WRITTEN' || { tail -n 30 "$log" >&2; fail "guest never wrote the LED event"; }
 st=$(guest_stats input kbd0)
 guest_wait input
 [ "$GUEST_RC" = 0 ] || { tail -n 40 "$log" >&2; fail "input guest script failed (rc=$GUEST_RC)"; }

@@ -61,15 +61,6 @@ EOF
   sed -i "s/@UP@/$up/; s/@DOWN@/$down/; s/@LINK@/$linktest/" "$out"
 }
 
-wait_for_line() {
-  local name=$1 pattern=$2 i
-  for i in $(seq 1 1200); do
-    grep -q "$pattern" "$(guest_log "$name")" 2>/dev/null && return 0
-    guest_alive "$name" || return 1
-    sleep 0.5
-  done
-  return 1
-}
 
 # The aero device's PCI identity (CONTRACT §1) and Linux's driver on it.
 check_pci_id() {
