@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: build what is missing (library, patched QEMU, Linux test guest) and boot the test
 # guest on aero devices only — aero-virtio-blk-pci disk, aero-virtio-net-pci NIC (slirp), and the
-# keyboard/mouse/tablet input functions — show Linux's own virtio drivers using them, then print
-# the devices' counters read over QMP.
+# keyboard/mouse/tablet input functions — show Linux's own virtio drivers using them (a fio run,
+# a ping, a key press, mouse motion and wheel, a tablet position injected over QMP and read back
+# from /dev/input), then print the devices' counters read over QMP.
 #
 #   scripts/demo.sh [--shell] [--disk FILE]
 #
@@ -76,11 +77,40 @@ for c in rx_packets rx_bytes tx_packets tx_bytes; do
 done
 echo "== input"
 grep -E '^N: Name="Aero' /proc/bus/input/devices
+evnode() { awk -v n="$1" '/^N: Name=/ { hit = ($0 ~ n) } hit && /^H: Handlers=/ { for (i = 1; i <= NF; i++) if ($i ~ /^event/) { sub(/^.*=/, "", $i); print $i; exit } }' /proc/bus/input/devices; }
+decode() { od -An -v -w24 -td4 "$1" | awk -v dev="$2" '$5 % 65536 != 0 { printf "  %-8s type %d code %3d value %d\n", dev, $5 % 65536, int($5 / 65536), $6 }'; }
+pids=
+for n in Keyboard Mouse Tablet; do
+  cat /dev/input/$(evnode "Aero Virtio $n") > /tmp/$n.bin & pids="$pids $!"
+done
+sleep 1
+echo "INPUT-READY (the host now injects a key, motion, wheel and a tablet position over QMP)"
+i=0
+while ! decode /tmp/Keyboard.bin kbd | grep -q "code  30 value 0"; do
+  i=$((i + 1)); [ $i -lt 150 ] || { echo "  no input arrived"; break; }
+  sleep 0.2
+done
+sleep 0.5
+kill $pids
+echo "events read from /dev/input (EV_KEY 1, EV_REL 2, EV_ABS 3; SYN_REPORTs not shown):"
+for n in Keyboard Mouse Tablet; do decode /tmp/$n.bin $n; done
 echo "== interrupts"
 grep -i virtio /proc/interrupts
 EOF
 
-guest_start demo "$AERO_TEST_DIR/demo-guest.sh" "${DEVICES[@]}"
+AERO_APPEND="i8042.noaux i8042.nokbd" guest_start demo "$AERO_TEST_DIR/demo-guest.sh" "${DEVICES[@]}"
+# Input through QEMU's input layer, as a VNC/GTK display would deliver it. QEMU sends pointer
+# motion to the most recently activated pointer of its kind: relative to the mouse, absolute to
+# the tablet; the wheel reaches the mouse node either way.
+if wait_for_line demo '^INPUT-READY'; then
+  ev() { guest_qmp demo "{\"execute\":\"input-send-event\",\"arguments\":{\"events\":[$1]}}" >/dev/null; }
+  ev '{"type":"rel","data":{"axis":"x","value":25}},{"type":"rel","data":{"axis":"y","value":-10}}'
+  ev '{"type":"btn","data":{"down":true,"button":"wheel-up"}}'
+  ev '{"type":"btn","data":{"down":false,"button":"wheel-up"}}'
+  ev '{"type":"abs","data":{"axis":"x","value":16384}},{"type":"abs","data":{"axis":"y","value":8192}}'
+  ev '{"type":"key","data":{"down":true,"key":{"type":"qcode","data":"a"}}}'
+  ev '{"type":"key","data":{"down":false,"key":{"type":"qcode","data":"a"}}}'
+fi
 guest_wait demo
 sed -n '/^AERO-GUEST-START/,/^AERO-GUEST-EXIT/p' "$(guest_log demo)" | grep -v '^AERO-GUEST'
 echo "== device counters (QMP qom-get .../stats)"
