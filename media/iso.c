@@ -40,22 +40,48 @@ static void lib_init(void)
         iso_init();
         /* keep SORRY and worse queued so a failure can be explained; print nothing */
         iso_set_msgs_severities("SORRY", "NEVER", "aero-media");
+        /* a failed read of a source file is a MISHAP (libisofs then writes zeros instead): stop */
+        iso_set_abort_severity("MISHAP");
         g_once_init_leave(&once, 1);
     }
+}
+
+static int sev_num(const char *name)
+{
+    int n = 0;
+    iso_text_to_sev((char *)name, &n);
+    return n;
+}
+
+/* Empty libisofs' message queue; the first message at MISHAP or worse (what went wrong first,
+ * e.g. "Read error in file /sources/install.wim", not the "Image write cancelled" after it),
+ * else the last SORRY, else NULL. */
+static char *lib_drain(gboolean *serious)
+{
+    char text[4096], sev[80];
+    int err, imgid, mishap = sev_num("MISHAP");
+    char *first_bad = NULL, *last = NULL;
+    while (iso_obtain_msgs("SORRY", &err, &imgid, text, sev) > 0) {
+        if (!first_bad && sev_num(sev) >= mishap)
+            first_bad = g_strdup(text);
+        g_free(last);
+        last = g_strdup(text);
+    }
+    if (serious)
+        *serious = first_bad != NULL;
+    if (first_bad) {
+        g_free(last);
+        return g_strstrip(first_bad);
+    }
+    return last ? g_strstrip(last) : NULL;
 }
 
 /* libisofs' most telling complaint since the last call (or its error code's text). */
 static char *lib_why(int code)
 {
-    char text[4096], sev[80];
-    int err, imgid;
-    g_autofree char *last = NULL;
-    while (iso_obtain_msgs("SORRY", &err, &imgid, text, sev) > 0) {
-        g_free(last);
-        last = g_strdup(text);
-    }
-    if (last)
-        return g_strdup(g_strstrip(last));
+    char *why = lib_drain(NULL);
+    if (why)
+        return why;
     return g_strdup(code < 0 ? iso_error_to_msg(code) : "libisofs failed");
 }
 
@@ -979,6 +1005,7 @@ static void cancel_source(IsoImage *image, struct burn_source *bs)
 static gboolean write_image(IsoImage *image, const char *out, gboolean create, const char *label,
                             MediaIsoWrite *w, GError **error)
 {
+    g_free(lib_drain(NULL)); /* only this write's complaints count below */
     IsoWriteOpts *o = write_opts();
     struct burn_source *bs = NULL;
     int r = o ? iso_image_create_burn_source(image, o, &bs) : (int)ISO_OUT_OF_MEM;
@@ -1030,6 +1057,15 @@ static gboolean write_image(IsoImage *image, const char *out, gboolean create, c
     }
     g_async_queue_push(h.todo, &hasher_stop);
     g_thread_join(t);
+    if (ok) { /* a source libisofs could not read was written as zeros: that is no ISO to keep */
+        gboolean serious = FALSE;
+        g_autofree char *why = lib_drain(&serious);
+        if (serious) {
+            ok = FALSE;
+            lib_failed = TRUE;
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s: cannot write the ISO (%s)", label, why);
+        }
+    }
     if (ok && ftruncate(fd, (off_t)total) != 0) { /* a trailing hole still has the image's size */
         ok = FALSE;
         err = errno;
@@ -1043,7 +1079,7 @@ static gboolean write_image(IsoImage *image, const char *out, gboolean create, c
         w->sha256 = media_sha256_finish(h.sha);
     } else {
         g_free(media_sha256_finish(h.sha));
-        if (lib_failed)
+        if (lib_failed && !(error && *error))
             set_lib_error(error, (int)ISO_WRITE_ERROR, label, "cannot write the ISO");
         else
             set_errno_error(error, err, label, "cannot write");

@@ -219,6 +219,15 @@ mkdir -p "$T/trunc" && mkiso "$T/tmp2.iso" --workdir "$T/trunc" >/dev/null
 f="$T/trunc/iso/sources/install.wim"; head -c $(( $(stat -c %s "$f") / 2 )) "$f" >"$f.t" && mv "$f.t" "$f"
 xorriso -as mkisofs -quiet -b boot/etfsboot.com -no-emul-boot -o "$T/trunc.iso" "$T/trunc/iso" 2>/dev/null
 expect_error "truncated WIM" "trunc.iso:/sources/install.wim" "$T/bad/4.iso" --iso "$T/trunc.iso" --drivers "$T/drv"
+# a source file libisofs cannot read while writing (its extent lies past the end of a truncated
+# input ISO) must fail the run, not be written as zeros
+cp "$T/x64.iso" "$T/short.iso"
+last=$(xorriso -indev "$T/short.iso" -find / -type f -exec report_lba -- 2>/dev/null \
+  | awk -F, '/File data lba/ {print $2+0, $0}' | sort -n | tail -1)
+lba=${last%% *}; name=${last##*/}; name=${name%\'*}
+truncate -s $(( lba * 2048 )) "$T/short.iso"
+expect_error "read error while writing" "bad/4b.iso: cannot write the ISO (Read error in file /.*$name" "$T/bad/4b.iso" \
+  --iso "$T/short.iso" --drivers "$T/drv"
 expect_error "WIM index that does not exist" "install.wim has 2 image(s); index '7' does not exist" "$T/bad/5.iso" \
   --iso "$T/x64.iso" --drivers "$T/drv" --index 1,7
 expect_error "x64 media, only x86 drivers" "no driver package for blk .* on amd64 (the install media is amd64)" "$T/bad/6.iso" \
