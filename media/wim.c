@@ -117,6 +117,8 @@ struct meta_fill {
     int fd;
     GError **error;
     gboolean solid;
+    guint64 xml_offset;
+    gboolean after_xml; /* a resource lies past the XML: an append would not keep the layout */
 };
 
 static int fill_metadata(const struct wimlib_resource_entry *r, void *ctx)
@@ -124,6 +126,12 @@ static int fill_metadata(const struct wimlib_resource_entry *r, void *ctx)
     struct meta_fill *m = ctx;
     if (r->packed)
         m->solid = TRUE;
+    guint64 end = r->packed ? r->raw_resource_offset_in_wim + r->raw_resource_compressed_size
+                            : r->offset + r->compressed_size;
+    if (end > m->xml_offset)
+        m->after_xml = TRUE;
+    if (m->solid || m->after_xml)
+        return 0; /* copied in full below */
     if (!r->is_metadata || r->packed)
         return 0;
     return fill(m->w, m->fd, r->offset, r->compressed_size, m->error) ? 0 : 1;
@@ -177,14 +185,15 @@ static gboolean prepare(MediaWim *w, int fd, MediaProgress *p, GError **error)
     if (!w->sparse)
         return TRUE;
     GError *e = NULL;
-    struct meta_fill m = {w, fd, &e, FALSE};
+    struct meta_fill m = {w, fd, &e, FALSE, reshdr(h + 72).offset, FALSE};
     if (wimlib_iterate_lookup_table(w->wim, 0, fill_metadata, &m) != 0) {
         if (!e)
             g_set_error(&e, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a usable WIM (bad blob table)", w->label);
         g_propagate_error(error, e);
         return FALSE;
     }
-    if (m.solid) { /* solid resources are shared by many files: take it all */
+    if (m.solid || m.after_xml) { /* solid resources are shared by many files; resources after the
+                                     * XML would be overwritten by an append: take it all */
         w->sparse = FALSE;
         return full_copy(w, fd, p, error);
     }
@@ -454,25 +463,37 @@ gboolean media_wim_commit(MediaWim *w, MediaProgress *p, GError **error)
     media_progress_begin(p, 0, "updating %s", w->label);
     errno = 0;
     int rc = wimlib_overwrite(w->wim, 0, 0);
+    int saved = errno; /* before anything else can change it */
+    wimlib_register_progress_function(w->wim, NULL, NULL);
     gint64 sde = media_source_date_epoch();
     if (!rc && sde >= 0) {
         /* wimlib stamps modified images with the current time while writing; for reproducible
-         * output put SOURCE_DATE_EPOCH (as a FILETIME) back and rewrite the XML only. */
-        guint64 ft = ((guint64)sde + 11644473600ull) * 10000000ull;
-        g_autofree char *hi = g_strdup_printf("0x%08X", (guint32)(ft >> 32));
-        g_autofree char *lo = g_strdup_printf("0x%08X", (guint32)ft);
-        for (int img = 1; img <= images; img++) {
-            wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/HIGHPART", hi);
-            wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/LOWPART", lo);
+         * output put SOURCE_DATE_EPOCH (as a FILETIME) back and rewrite the XML only. A WIMStruct
+         * must not be written again after wimlib_overwrite() succeeded: reopen the work copy. */
+        wimlib_free(w->wim);
+        w->wim = NULL;
+        rc = wimlib_open_wim(w->work, 0, &w->wim);
+        saved = errno;
+        if (!rc) {
+            guint64 ft = ((guint64)sde + 11644473600ull) * 10000000ull;
+            g_autofree char *hi = g_strdup_printf("0x%08X", (guint32)(ft >> 32));
+            g_autofree char *lo = g_strdup_printf("0x%08X", (guint32)ft);
+            for (int img = 1; img <= images && !rc; img++) {
+                rc = wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/HIGHPART", hi);
+                if (!rc)
+                    rc = wimlib_set_image_property(w->wim, img, "LASTMODIFICATIONTIME/LOWPART", lo);
+            }
+            if (!rc) {
+                errno = 0;
+                rc = wimlib_overwrite(w->wim, 0, 0);
+                saved = errno;
+            }
         }
-        rc = wimlib_overwrite(w->wim, 0, 0);
     }
     media_progress_end(p);
-    wimlib_register_progress_function(w->wim, NULL, NULL);
     if (rc) {
         /* a write failure is the work copy's disk (full?), not the WIM: G_FILE_ERROR_IO says so */
         gboolean io = rc == WIMLIB_ERR_WRITE || rc == WIMLIB_ERR_OPEN || rc == WIMLIB_ERR_NOMEM;
-        int saved = errno;
         g_set_error(error, G_FILE_ERROR, io ? G_FILE_ERROR_IO : G_FILE_ERROR_FAILED, "%s: cannot write: %s%s%s",
                     w->label, wimlib_get_error_string(rc), io && saved ? ": " : "", io && saved ? g_strerror(saved) : "");
         return FALSE;

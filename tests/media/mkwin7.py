@@ -171,6 +171,33 @@ def marker(off):
     return (f"marker at {off:#x} ".encode() * 256)[:4096]
 
 
+def blob_after_xml(path):
+    """Move the largest file resource of a WIM to after its XML data (and zero its old place)."""
+    with open(path, "r+b") as f:
+        h = f.read(208)
+        tab_size = int.from_bytes(h[48:55], "little")
+        tab_off = int.from_bytes(h[56:64], "little")
+        f.seek(tab_off)
+        tab = bytearray(f.read(tab_size))
+        best = None
+        for e in range(0, len(tab) - 49, 50):
+            size = int.from_bytes(tab[e:e + 7], "little")
+            flags = tab[e + 7]
+            if flags & 0x12 == 0 and (best is None or size > best[1]):  # not metadata, not packed
+                best = (e, size, int.from_bytes(tab[e + 8:e + 16], "little"))
+        e, size, off = best
+        f.seek(off)
+        data = f.read(size)
+        f.seek(0, 2)
+        new = f.tell()
+        f.write(data)
+        f.seek(off)
+        f.write(bytes(size))
+        tab[e + 8:e + 16] = new.to_bytes(8, "little")
+        f.seek(tab_off)
+        f.write(tab)
+
+
 def make_iso(a):
     work = a.workdir or tempfile.mkdtemp(prefix="mkwin7-")
     tree = os.path.join(work, "iso")
@@ -206,6 +233,8 @@ def make_iso(a):
     if a.integrity:  # an integrity table: aero-media must copy such a WIM in full to append to it
         subprocess.run(["wimlib-imagex", "optimize", os.path.join(tree, "sources", "install.wim"), "--check"],
                        check=True, stdout=subprocess.DEVNULL)
+    if a.blob_after_xml:  # a file resource moved past the XML, as other WIM writers may leave it
+        blob_after_xml(os.path.join(tree, "sources", "install.wim"))
     with open(os.path.join(tree, "setup.exe"), "wb") as f:
         f.write(b"MZ setup")
     os.makedirs(os.path.join(tree, "sources", "Long Directory Name With Spaces"))
@@ -255,6 +284,7 @@ def main():
     ap.add_argument("--boot-machine", action="append")
     ap.add_argument("--big-file-mb", type=int, default=0)
     ap.add_argument("--integrity", action="store_true")
+    ap.add_argument("--blob-after-xml", action="store_true")
     ap.add_argument("--kind", default="system")
     a = ap.parse_args()
     if a.what == "markers":

@@ -171,6 +171,16 @@ wimlib-imagex info "$X/integ.wim" | grep -q "Integrity info" && wimlib-imagex ve
   || fail "install.wim with an integrity table: not valid after patching"
 pass "a WIM with an integrity table is copied in full, appended to, and verifies (wimlib-imagex verify)"
 
+# a WIM with a file resource after its XML data: an append would overwrite it, so copied in full
+mkiso "$T/bax.iso" --blob-after-xml --images 1
+"$AM" win7 --iso "$T/bax.iso" --drivers "$T/drv" --output "$T/bax-out.iso" 2>"$T/bax.log" \
+  || fail "resource after the XML: $(tail -1 "$T/bax.log")"
+grep -q "install.wim image(s) 1 of 1 (copied in full)" "$T/bax.log" || fail "resource after the XML: no full copy: $(cat "$T/bax.log")"
+"$AM" verify --quiet "$T/bax-out.iso" || fail "verify failed on a WIM with a resource after its XML"
+xorriso -osirrox on -indev "$T/bax-out.iso" -extract /sources/install.wim "$X/bax.wim" >/dev/null 2>&1
+wimlib-imagex verify "$X/bax.wim" >/dev/null 2>&1 || fail "install.wim with a resource after its XML: not valid after patching"
+pass "a WIM with a resource after its XML is copied in full and verifies"
+
 # verify judges the image, not the manifest: the unpatched input fails, with or without one
 if "$AM" verify --quiet "$T/x64.iso" >"$T/v1.log" 2>&1; then fail "verify passed the unpatched input ISO"; fi
 grep -q "FAIL" "$T/v1.log" || fail "verify of the input printed no failure"
