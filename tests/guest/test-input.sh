@@ -62,10 +62,27 @@ check_accepted "keyboard given after mouse and tablet" \
   -device aero-virtio-mouse-pci,addr=0x6.1 -device aero-virtio-tablet-pci,addr=0x6.2 \
   -device aero-virtio-keyboard-pci,addr=0x6.0,multifunction=on
 QARGS=()
-out=$(qemu_probe '{"execute":"device_add","arguments":{"driver":"aero-virtio-mouse-pci","addr":"0x7.1"}}' 2>&1 || true)
-echo "$out" | grep -q "needs aero-virtio-keyboard-pci.*function 0 is empty" ||
-  fail "hot-plugged mouse without a keyboard at function 0 was not refused: $out"
-say "placement 'hot-plugged mouse without a keyboard' refused"
+# Hot-plug adds functions > 0 first and function 0 last (QEMU refuses them once function 0 is
+# present): that order must be accepted, the mouse and tablet waiting for their keyboard.
+out=$(qemu_probe '{"execute":"device_add","arguments":{"driver":"aero-virtio-mouse-pci","addr":"0x7.1"}}' \
+  '{"execute":"device_add","arguments":{"driver":"aero-virtio-tablet-pci","addr":"0x7.2"}}' \
+  '{"execute":"device_add","arguments":{"driver":"aero-virtio-keyboard-pci","addr":"0x7.0","multifunction":"on"}}' \
+  '{"execute":"query-pci"}' 2>&1 || true)
+if echo "$out" | grep -q '"error"'; then
+  fail "hot-plugging mouse, tablet, then keyboard was refused: $out"
+fi
+for f in 0 1 2; do
+  echo "$out" | python3 -c '
+import json, sys
+fn = int(sys.argv[1])
+for line in sys.stdin:
+    r = json.loads(line).get("return")
+    if isinstance(r, list):
+        devs = [d for b in r for d in b["devices"]]
+        sys.exit(0 if any(d["slot"] == 7 and d["function"] == fn and d["id"]["device"] == 0x1052 for d in devs) else 1)
+sys.exit(1)' "$f" || fail "hot-plugged input function 7.$f is not on the bus: $out"
+done
+say "placement 'hot-plug: mouse and tablet, then keyboard' accepted"
 
 # ---- the scripted sequences -----------------------------------------------------------------
 cat >"$AERO_TEST_DIR/input-guest.sh" <<'EOF'
