@@ -307,6 +307,7 @@ int main(int argc, char **argv)
         usage();
         return argc < 2 ? EXIT_USAGE : 0;
     }
+    media_output_mode(); /* reads the umask once, before any thread could create a file */
     watch_signals();
     if (!strcmp(argv[1], "--version")) {
         g_print("aero-media %s\n", MEDIA_VERSION);

@@ -1016,7 +1016,7 @@ static gboolean write_image(IsoImage *image, const char *out, gboolean create, c
         return FALSE;
     }
     guint64 total = (guint64)bs->get_size(bs), done = 0;
-    int fd = g_open(out, O_WRONLY | O_TRUNC | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+    int fd = g_open(out, O_WRONLY | O_TRUNC | O_CLOEXEC | (create ? O_CREAT : 0), 0666); /* less the umask, like any new file */
     if (fd < 0) {
         set_errno_error(error, errno, label, "cannot create");
         cancel_source(image, bs);
@@ -1130,7 +1130,8 @@ gboolean media_iso_write_dir(const char *dir, const char *out, MediaIsoWrite *w,
     g_autofree char *tmp = media_cleanup_temp_beside(out, error);
     gboolean ok = tmp != NULL;
     if (ok) {
-        ok = write_image(image, tmp, FALSE, w->label ? w->label : out, w, error);
+        ok = write_image(image, tmp, FALSE, w->label ? w->label : out, w, error) &&
+             media_fsync_path(tmp, error);
         if (ok && g_rename(tmp, out) != 0) {
             set_errno_error(error, errno, out, "cannot rename into place");
             ok = FALSE;

@@ -308,10 +308,16 @@ void media_rm_rf(const char *path)
 /* Process-wide on purpose: a signal can arrive while any command runs. */
 static GMutex cleanup_lock;
 static GPtrArray *cleanup_paths;
+static gboolean cleanup_stopping; /* set by media_cleanup_run: no new temporaries from then on */
 
 void media_cleanup_add(const char *path)
 {
     g_mutex_lock(&cleanup_lock);
+    if (cleanup_stopping) { /* the cleanup already ran: this one would outlive the process */
+        media_rm_rf(path);
+        g_mutex_unlock(&cleanup_lock);
+        return;
+    }
     if (!cleanup_paths)
         cleanup_paths = g_ptr_array_new_with_free_func(g_free);
     g_ptr_array_add(cleanup_paths, g_strdup(path));
@@ -333,6 +339,7 @@ void media_cleanup_remove(const char *path)
 void media_cleanup_run(void)
 {
     g_mutex_lock(&cleanup_lock);
+    cleanup_stopping = TRUE; /* a thread still at work creates no new temporaries after this */
     for (guint i = 0; cleanup_paths && i < cleanup_paths->len; i++) {
         const char *path = g_ptr_array_index(cleanup_paths, i);
         /* Out of the way first: a thread still at work creates files by path, and under the old
@@ -347,8 +354,8 @@ char *media_cleanup_mkdtemp(const char *tmpl, GError **error)
 {
     char *path = g_strdup(tmpl);
     g_mutex_lock(&cleanup_lock);
-    gboolean ok = g_mkdtemp(path) != NULL;
-    int saved = errno;
+    gboolean ok = !cleanup_stopping && g_mkdtemp(path) != NULL;
+    int saved = cleanup_stopping ? ECANCELED : errno;
     if (ok) {
         if (!cleanup_paths)
             cleanup_paths = g_ptr_array_new_with_free_func(g_free);
@@ -368,14 +375,48 @@ char *media_cleanup_tmp_dir(const char *name_tmpl, GError **error)
     return media_cleanup_mkdtemp(tmpl, error);
 }
 
+mode_t media_output_mode(void)
+{
+    static gsize once = 0;
+    static mode_t mode;
+    if (g_once_init_enter(&once)) {
+        mode_t mask = umask(022); /* read it (no other way but /proc), then put it back */
+        umask(mask);
+        mode = 0666 & ~mask;
+        g_once_init_leave(&once, 1);
+    }
+    return mode;
+}
+
+gboolean media_fsync_path(const char *path, GError **error)
+{
+    int fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
+    int err = 0;
+    if (fd < 0 || fsync(fd) != 0)
+        err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (err) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: cannot sync: %s", path, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
 char *media_cleanup_temp_beside(const char *out, GError **error)
 {
     g_autofree char *dir = g_path_get_dirname(out);
     g_autofree char *base = g_path_get_basename(out);
     char *tmpl = g_strdup_printf("%s/.%s.tmp-XXXXXX", dir, base);
     g_mutex_lock(&cleanup_lock);
-    int fd = g_mkstemp(tmpl);
-    int saved = errno;
+    int fd = cleanup_stopping ? -1 : g_mkstemp(tmpl);
+    int saved = cleanup_stopping ? ECANCELED : errno;
+    if (fd >= 0 && fchmod(fd, media_output_mode()) != 0) { /* mkstemp makes 0600; outputs follow umask */
+        saved = errno;
+        close(fd);
+        g_unlink(tmpl);
+        fd = -1;
+    }
     if (fd >= 0) {
         if (!cleanup_paths)
             cleanup_paths = g_ptr_array_new_with_free_func(g_free);

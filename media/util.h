@@ -8,6 +8,7 @@
 #include "progress.h"
 
 #include <glib.h>
+#include <sys/types.h>
 
 #define MEDIA_VERSION "0.1.0"
 
@@ -64,6 +65,10 @@ void media_cleanup_run(void);
 char *media_cleanup_mkdtemp(const char *tmpl, GError **error);
 char *media_cleanup_tmp_dir(const char *name_tmpl, GError **error);
 char *media_cleanup_temp_beside(const char *out, GError **error);
+/* The mode a new output file gets: 0666 less the process umask (read once, at first use). */
+mode_t media_output_mode(void);
+/* fsync(2) a file by path (before it is renamed into place). */
+gboolean media_fsync_path(const char *path, GError **error);
 /* Create the folders of `path` below `base`, which must exist: a temporary root that a signal
  * removed is never created again by a thread still at work. */
 gboolean media_mkdir_below(const char *base, const char *path, GError **error);

@@ -719,9 +719,23 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     manifest_tmp = g_strdup_printf("%s/.manifest.partial", c.work);
     if (!write_manifest(&c, in_sha, wr.sha256, manifest_tmp, error))
         goto out;
-    if (g_rename(iso_tmp, o->output) != 0 || g_rename(manifest_tmp, manifest_path) != 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot move into place: %s", o->output,
+    if (!media_fsync_path(iso_tmp, error) || !media_fsync_path(manifest_tmp, error))
+        goto out;
+    /* never a manifest beside an ISO it does not describe: the old one goes first, the new one
+     * only appears once the new ISO is in place */
+    if (g_unlink(manifest_path) != 0 && errno != ENOENT) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot replace: %s", manifest_path,
                     g_strerror(errno));
+        goto out;
+    }
+    if (g_rename(iso_tmp, o->output) != 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot move into place: %s",
+                    o->output, g_strerror(errno));
+        goto out;
+    }
+    if (g_rename(manifest_tmp, manifest_path) != 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot move into place: %s",
+                    manifest_path, g_strerror(errno));
         g_unlink(o->output);
         goto out;
     }

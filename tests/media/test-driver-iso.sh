@@ -73,6 +73,13 @@ fixture "$T/aero" --layout aero --utf16
 check_iso "$T/aero.iso" 8
 pass "Aero layout with UTF-16 INFs"
 
+# the output's mode follows the umask, like any new file (not mkstemp's 0600)
+(umask 022; "$AM" driver-iso --drivers "$T/vw" --output "$T/mode644.iso" --quiet)
+(umask 027; "$AM" driver-iso --drivers "$T/vw" --output "$T/mode640.iso" --quiet)
+[ "$(stat -c %a "$T/mode644.iso")" = 644 ] || fail "umask 022: output mode $(stat -c %a "$T/mode644.iso"), want 644"
+[ "$(stat -c %a "$T/mode640.iso")" = 640 ] || fail "umask 027: output mode $(stat -c %a "$T/mode640.iso"), want 640"
+pass "output mode follows the umask (022 -> 644, 027 -> 640)"
+
 xorriso -as mkisofs -quiet -r -J -o "$T/drivers-src.iso" "$T/vw" 2>/dev/null
 "$AM" driver-iso --drivers "$T/drivers-src.iso" --output "$T/from-iso.iso" --quiet
 check_iso "$T/from-iso.iso" 8

@@ -200,6 +200,18 @@ else
   fail "SOURCE_DATE_EPOCH runs differ at byte $(cmp "$T/r1.iso" "$T/r2.iso" | awk '{print $5}')"
 fi
 
+# outputs follow the umask; a rerun replaces the ISO and its manifest together
+(umask 027; "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/mode.iso")
+[ "$(stat -c %a "$T/mode.iso")" = 640 ] && [ "$(stat -c %a "$T/mode.iso.manifest.json")" = 640 ] \
+  || fail "umask 027: modes $(stat -c %a "$T/mode.iso" "$T/mode.iso.manifest.json"), want 640"
+echo stale >"$T/mode.iso.manifest.json"
+(umask 022; "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/mode.iso")
+[ "$(stat -c %a "$T/mode.iso")" = 644 ] && [ "$(stat -c %a "$T/mode.iso.manifest.json")" = 644 ] \
+  || fail "umask 022: modes $(stat -c %a "$T/mode.iso" "$T/mode.iso.manifest.json"), want 644"
+"$AM" verify --quiet "$T/mode.iso" || fail "verify failed on a rerun over an existing output"
+grep -q stale "$T/mode.iso.manifest.json" && fail "a rerun left the old manifest"
+pass "ISO and manifest modes follow the umask (027 -> 640, 022 -> 644); a rerun replaces both"
+
 # ---- bad inputs ----------------------------------------------------------------------------
 expect_error() {
   local what=$1 pattern=$2 out=$3
