@@ -389,14 +389,28 @@ static gboolean read_file_range(MediaIso *iso, const Extents *x, guint64 off, vo
     return TRUE;
 }
 
+/* Which side of a copy failed: the image (read), the destination (write), or either (an EIO from
+ * copy_file_range, which does not say). */
+enum { FAILED_READ, FAILED_WRITE, FAILED_COPY };
+
+static void set_copy_error(GError **error, int err, int failed, const char *src, const char *dest)
+{
+    if (failed == FAILED_COPY)
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: cannot copy to %s: %s", src, dest,
+                    g_strerror(err));
+    else
+        set_errno_error(error, err, failed == FAILED_WRITE ? dest : src,
+                        failed == FAILED_WRITE ? "cannot write" : "cannot read");
+}
+
 /* Copy file bytes [off, off+len) to fd at the same offset; the kernel copies when it can. The
  * destination's errors (ENOSPC) are told apart from the image's with *dest_failed. */
 static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off, guint64 len, int fd,
-                                   MediaProgress *p, guint64 progress_base, gboolean *dest_failed)
+                                   MediaProgress *p, guint64 progress_base, int *dest_failed)
 {
     static const gsize chunk = 8u << 20;
     g_autofree guint8 *buf = NULL;
-    *dest_failed = FALSE;
+    *dest_failed = FAILED_READ;
     while (len) {
         guint64 img, avail;
         if (!extent_at(x, off, &img, &avail)) {
@@ -411,11 +425,13 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) {
-                *dest_failed = TRUE;
+                *dest_failed = FAILED_WRITE;
                 return FALSE;
             }
-            if (r < 0 && errno == EIO)
+            if (r < 0 && errno == EIO) {
+                *dest_failed = FAILED_COPY;
                 return FALSE;
+            }
             if (r < 0) /* EXDEV, ENOSYS, EINVAL...: copy by hand from now on */
                 buf = g_malloc(chunk);
             else if (r == 0) {
@@ -427,7 +443,7 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
             if (!pread_all(iso->fd, buf, n, img))
                 return FALSE;
             if (!pwrite_all(fd, buf, n, off)) {
-                *dest_failed = TRUE;
+                *dest_failed = FAILED_WRITE;
                 return FALSE;
             }
             r = (ssize_t)n;
@@ -445,13 +461,13 @@ gboolean media_iso_copy_range(MediaIso *iso, const char *path, guint64 offset, g
     Extents x;
     if (!extents_of(iso, path, &x, error))
         return FALSE;
-    gboolean dest_failed;
+    int dest_failed;
     length = offset >= x.size ? 0 : MIN(length, x.size - offset);
     gboolean ok = copy_file_range_to(iso, &x, offset, length, fd, NULL, 0, &dest_failed);
     int saved = errno;
     if (!ok) {
         g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
-        set_errno_error(error, saved, dest_failed ? dest_label : label, dest_failed ? "cannot write" : "cannot read");
+        set_copy_error(error, saved, dest_failed, label, dest_label);
     }
     extents_clear(&x);
     return ok;
@@ -471,19 +487,19 @@ gboolean media_iso_extract_file(MediaIso *iso, const char *path, const char *des
     }
     if (p)
         media_progress_begin(p, x.size, "copying %s", path + 1);
-    gboolean dest_failed;
+    int dest_failed;
     gboolean ok = copy_file_range_to(iso, &x, 0, x.size, fd, p, 0, &dest_failed);
     int saved = errno;
     if (close(fd) != 0 && ok) {
         ok = FALSE;
-        dest_failed = TRUE;
+        dest_failed = FAILED_WRITE;
         saved = errno;
     }
     if (p)
         media_progress_end(p);
     if (!ok) {
         g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
-        set_errno_error(error, saved, dest_failed ? dest : label, dest_failed ? "cannot write" : "cannot read");
+        set_copy_error(error, saved, dest_failed, label, dest);
         g_unlink(dest);
     }
     extents_clear(&x);
@@ -529,17 +545,17 @@ static gboolean extract_dir(MediaIso *iso, IsoDir *dir, const char *dest, MediaP
             ok = path && extents_of(iso, path, &x, error);
             if (ok) {
                 int fd = g_open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                gboolean dest_failed = fd < 0;
+                int dest_failed = fd < 0 ? FAILED_WRITE : FAILED_READ;
                 ok = fd >= 0 && copy_file_range_to(iso, &x, 0, x.size, fd, p, *done, &dest_failed);
                 int saved = errno;
                 if (fd >= 0 && close(fd) != 0 && ok) {
                     ok = FALSE;
-                    dest_failed = TRUE;
+                    dest_failed = FAILED_WRITE;
                     saved = errno;
                 }
                 if (!ok) {
                     g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
-                    set_errno_error(error, saved, dest_failed ? to : label, dest_failed ? "cannot write" : "cannot read");
+                    set_copy_error(error, saved, dest_failed, label, to);
                 }
                 *done += x.size;
                 extents_clear(&x);
@@ -875,7 +891,8 @@ static gboolean apply_change(MediaIso *in, const MediaIsoChange *c, GError **err
         r = iso_image_add_new_file(image, parent, name, s, &nf);
         if (r < 0) {
             iso_stream_unref(s);
-            set_lib_error(error, r, c->iso_path, "cannot replace the file");
+            g_autofree char *where = g_strdup_printf("%s:%s", in->path, c->iso_path);
+            set_lib_error(error, r, where, "cannot replace the file");
             return FALSE;
         }
         IsoNode *nn = (IsoNode *)nf;

@@ -538,12 +538,13 @@ static void check_image(V *v, MediaWim *w, const char *wimname, int img, gboolea
 typedef struct {
     MediaIso *iso;
     const char *stored;
+    char *work; /* the work copy being filled, for errors */
 } WimInIso;
 
 static gboolean copy_from_iso(void *user, guint64 offset, guint64 length, int fd, GError **error)
 {
     WimInIso *s = user;
-    return media_iso_copy_range(s->iso, s->stored, offset, length, fd, "verify work copy", error);
+    return media_iso_copy_range(s->iso, s->stored, offset, length, fd, s->work, error);
 }
 
 static MediaWim *open_wim(V *v, WimInIso *s, const char *lower, const char *name)
@@ -555,6 +556,8 @@ static MediaWim *open_wim(V *v, WimInIso *s, const char *lower, const char *name
         return NULL;
     }
     g_autofree char *work = tmp_path(v, name);
+    g_free(s->work);
+    s->work = g_strdup(work);
     g_autofree char *label = g_strdup_printf("%s:%s", v->path, s->stored);
     MediaWimSource src = {(guint64)media_iso_file_size(v->iso, s->stored), copy_from_iso, s};
     GError *e = NULL;
@@ -721,7 +724,7 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
     V v = {.quiet = quiet, .path = iso, .p = p};
     g_autoptr(JsonParser) parser = json_parser_new();
     MediaWim *boot = NULL, *inst = NULL;
-    WimInIso boot_src, inst_src;
+    WimInIso boot_src = {0}, inst_src = {0};
     gboolean ok = FALSE;
     g_autoptr(GArray) images = NULL;
 
@@ -803,6 +806,8 @@ summary:
 out:
     media_wim_close(boot);
     media_wim_close(inst);
+    g_free(boot_src.work);
+    g_free(inst_src.work);
     if (v.work) {
         media_rm_rf(v.work);
         media_cleanup_remove(v.work);
