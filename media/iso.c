@@ -389,6 +389,33 @@ static gboolean read_file_range(MediaIso *iso, const Extents *x, guint64 off, vo
     return TRUE;
 }
 
+/* A UDF volume recognition sequence (ECMA-167 2/9: a "BEA01" descriptor, then "NSR02" or
+ * "NSR03") in the volume recognition area. Real bridge discs put it right after the ISO 9660
+ * descriptor set; any of the first sectors is accepted. */
+static gboolean has_udf_vrs(MediaIso *iso)
+{
+    guint8 d[8];
+    gboolean bea = FALSE;
+    for (guint64 s = 16; s < 64; s++) {
+        if (!pread_all(iso->fd, d, sizeof(d), s * ISO_BLOCK))
+            return FALSE;
+        if (d[0] != 0 || d[6] != 1)
+            continue;
+        if (!memcmp(d + 1, "BEA01", 5))
+            bea = TRUE;
+        else if (bea && (!memcmp(d + 1, "NSR02", 5) || !memcmp(d + 1, "NSR03", 5)))
+            return TRUE;
+    }
+    return FALSE;
+}
+
+gboolean media_iso_udf_only(MediaIso *iso)
+{
+    GHashTable *files = media_iso_files(iso);
+    gboolean stub = g_hash_table_size(files) == 1 && g_hash_table_contains(files, "/readme.txt");
+    return stub || has_udf_vrs(iso);
+}
+
 /* Which side of a copy failed: the image (read), the destination (write), or either (an EIO from
  * copy_file_range, which does not say). */
 enum { FAILED_READ, FAILED_WRITE, FAILED_COPY };

@@ -28,6 +28,9 @@ const char *media_iso_volume_id(MediaIso *iso);
 GHashTable *media_iso_files(MediaIso *iso);
 /* Stored path of a file given its lower-case path (Windows media are matched in any case). */
 const char *media_iso_find(MediaIso *iso, const char *lower_path);
+/* Whether the image looks like one whose files are in UDF only (a UDF volume recognition
+ * sequence, or an ISO 9660 tree of just README.TXT): ask when an expected file is missing. */
+gboolean media_iso_udf_only(MediaIso *iso);
 /* Size of a file (stored path), -1 when absent. */
 gint64 media_iso_file_size(MediaIso *iso, const char *path);
 

@@ -613,6 +613,12 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     in_hash = media_hash_job_start(o->iso); /* overlaps everything below */
     boot_stored = iso_find(&c, "/sources/boot.wim");
     inst_stored = iso_find(&c, "/sources/install.wim");
+    if (!boot_stored && media_iso_udf_only(c.iso)) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "%s: its files are in a UDF file system only (the ISO 9660 tree holds just README.TXT); "
+                    "aero-media cannot read UDF yet", o->iso);
+        goto out;
+    }
     if (!boot_stored || !inst_stored) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no %s: not a Windows 7 install ISO",
                     o->iso, boot_stored ? "sources/install.wim" : "sources/boot.wim");

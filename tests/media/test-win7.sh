@@ -233,6 +233,27 @@ mkdir -p "$T/plain/sources" && echo hi >"$T/plain/sources/readme.txt"
 xorriso -as mkisofs -quiet -o "$T/plain.iso" "$T/plain" 2>/dev/null
 expect_error "ISO without install.wim" "plain.iso: no sources/.*not a Windows 7 install ISO" "$T/bad/2.iso" \
   --iso "$T/plain.iso" --drivers "$T/drv"
+# Microsoft's UDF bridge media: the files are in UDF only, the ISO 9660 tree holds README.TXT
+mkdir -p "$T/udf"
+printf 'This disc contains a "UDF" file system and requires an operating system\r\nthat supports the ISO-13346 "UDF" file system specification.\r\n' >"$T/udf/README.TXT"
+xorriso -as mkisofs -quiet -J -r -V GRMCULFRER_EN_DVD -o "$T/udf-stub.iso" "$T/udf" 2>/dev/null
+expect_error "UDF-only media (README.TXT stub)" \
+  "udf-stub.iso: its files are in a UDF file system only (the ISO 9660 tree holds just README.TXT); aero-media cannot read UDF yet" \
+  "$T/bad/udf1.iso" --iso "$T/udf-stub.iso" --drivers "$T/drv"
+echo "no readme here" >"$T/udf/other.txt" && rm "$T/udf/README.TXT"
+xorriso -as mkisofs -quiet -J -r -o "$T/udf.iso" "$T/udf" 2>/dev/null
+python3 - "$T/udf.iso" <<'PY'
+# a UDF volume recognition sequence (BEA01, NSR02, TEA01) in unused sectors after the ISO 9660
+# volume descriptor set terminator
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+s = next(s for s in range(19, 60) if not any(d[s * 2048:(s + 3) * 2048]))
+for i, ident in enumerate([b"BEA01", b"NSR02", b"TEA01"]):
+    d[(s + i) * 2048:(s + i) * 2048 + 7] = b"\0" + ident + b"\1"
+open(sys.argv[1], "wb").write(d)
+PY
+expect_error "UDF-only media (volume recognition sequence)" "udf.iso: its files are in a UDF file system only" \
+  "$T/bad/udf2.iso" --iso "$T/udf.iso" --drivers "$T/drv"
 mkdir -p "$T/corrupt" && mkiso "$T/tmp.iso" --workdir "$T/corrupt" >/dev/null
 head -c 100000 /dev/urandom >"$T/corrupt/iso/sources/install.wim"
 xorriso -as mkisofs -quiet -b boot/etfsboot.com -no-emul-boot -o "$T/corrupt.iso" "$T/corrupt/iso" 2>/dev/null
