@@ -36,24 +36,6 @@ static gboolean copy_package(const MediaPackage *p, const char *staging, const c
     return TRUE;
 }
 
-static void add_string_array(JsonBuilder *b, const char *name, GPtrArray *a)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_begin_array(b);
-    for (guint i = 0; a && i < a->len; i++)
-        json_builder_add_string_value(b, g_ptr_array_index(a, i));
-    json_builder_end_array(b);
-}
-
-static void add_member(JsonBuilder *b, const char *name, const char *value)
-{
-    json_builder_set_member_name(b, name);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
 static const char install_txt[] =
     "AERO-W7-VIRTIO driver media\r\n"
     "===========================\r\n\r\n"
@@ -128,9 +110,9 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         goto out;
     }
     json_builder_begin_object(b);
-    add_member(b, "tool", "aero-media " MEDIA_VERSION);
-    add_member(b, "contract", "AERO-W7-VIRTIO v1");
-    add_member(b, "source", srcname);
+    media_json_member_str(b, "tool", "aero-media " MEDIA_VERSION);
+    media_json_member_str(b, "contract", "AERO-W7-VIRTIO v1");
+    media_json_member_str(b, "source", srcname);
     json_builder_set_member_name(b, "packages");
     json_builder_begin_array(b);
     for (guint i = 0; i < packages->len; i++) {
@@ -141,21 +123,21 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
                             media_arch_name(pk->arch), pk->name, pk->service,
                             pk->rev01_gated ? "REV_01-gated" : "not REV_01-gated", pk->catalog ? "" : ", unsigned");
         json_builder_begin_object(b);
-        add_member(b, "device", media_device_name(pk->device));
-        add_member(b, "arch", media_arch_name(pk->arch));
-        add_member(b, "name", pk->name);
+        media_json_member_str(b, "device", media_device_name(pk->device));
+        media_json_member_str(b, "arch", media_arch_name(pk->arch));
+        media_json_member_str(b, "name", pk->name);
         g_autofree char *infpath = g_strdup_printf("%s/%s", prefix, pk->inf);
-        add_member(b, "inf", infpath);
-        add_member(b, "service", pk->service);
-        add_member(b, "load_order_group", pk->group);
-        add_member(b, "class", pk->klass);
-        add_member(b, "class_guid", pk->class_guid);
-        add_member(b, "driver_ver", pk->driver_ver);
+        media_json_member_str(b, "inf", infpath);
+        media_json_member_str(b, "service", pk->service);
+        media_json_member_str(b, "load_order_group", pk->group);
+        media_json_member_str(b, "class", pk->klass);
+        media_json_member_str(b, "class_guid", pk->class_guid);
+        media_json_member_str(b, "driver_ver", pk->driver_ver);
         g_autofree char *cat = pk->catalog ? g_strdup_printf("%s/%s", prefix, pk->catalog) : NULL;
-        add_member(b, "catalog", cat);
+        media_json_member_str(b, "catalog", cat);
         g_autofree char *sys = g_strdup_printf("%s/%s", prefix, pk->sys);
-        add_member(b, "sys", sys);
-        add_string_array(b, "hardware_ids", pk->contract_hwids);
+        media_json_member_str(b, "sys", sys);
+        media_json_member_strv(b, "hardware_ids", pk->contract_hwids);
         json_builder_set_member_name(b, "rev01_gated");
         json_builder_add_boolean_value(b, pk->rev01_gated);
         json_builder_set_member_name(b, "files");

@@ -59,24 +59,6 @@ static const char *iso_find(Ctx *c, const char *lower) { return media_iso_find(c
 
 static char *work_path(Ctx *c, const char *name) { return g_build_filename(c->work, name, NULL); }
 
-static void mf_str(JsonBuilder *b, const char *k, const char *v)
-{
-    json_builder_set_member_name(b, k);
-    if (v)
-        json_builder_add_string_value(b, v);
-    else
-        json_builder_add_null_value(b);
-}
-
-static void mf_strv(JsonBuilder *b, const char *k, GPtrArray *a)
-{
-    json_builder_set_member_name(b, k);
-    json_builder_begin_array(b);
-    for (guint i = 0; a && i < a->len; i++)
-        json_builder_add_string_value(b, g_ptr_array_index(a, i));
-    json_builder_end_array(b);
-}
-
 /* ---- hive edits ------------------------------------------------------------------------- */
 
 static gboolean add_certificate(Ctx *c, MediaHive *hv, GError **error)
@@ -227,9 +209,9 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     json_builder_begin_object(c->mf);
     json_builder_set_member_name(c->mf, "index");
     json_builder_add_int_value(c->mf, image);
-    mf_str(c->mf, "name", media_wim_image_name(w, image));
-    mf_str(c->mf, "storage_driver", sys_dst);
-    mf_strv(c->mf, "control_sets", sets); /* the current one first */
+    media_json_member_str(c->mf, "name", media_wim_image_name(w, image));
+    media_json_member_str(c->mf, "storage_driver", sys_dst);
+    media_json_member_strv(c->mf, "control_sets", sets); /* the current one first */
     if (install) {
         g_autofree char *tmpl = g_build_filename(dir, "BCD-Template", NULL);
         g_autofree char *label_t = g_strdup_printf("%s image %d: Windows/System32/config/BCD-Template", wl,
@@ -241,7 +223,7 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
             json_builder_end_object(c->mf);
             return FALSE;
         }
-        mf_strv(c->mf, "bcd_template_patched", r.patched);
+        media_json_member_strv(c->mf, "bcd_template_patched", r.patched);
         media_bcd_report_clear(&r);
         media_set_tree_times(dir);
         media_wim_queue_add(w, image, tmpl, "/Windows/System32/config/BCD-Template");
@@ -289,15 +271,15 @@ static gboolean stage_drivers(Ctx *c, GError **error)
         const char *arch = media_arch_name(c->arch);
         g_autofree char *dest = g_build_filename(c->stage, "AERO", "DRIVERS", arch, p->name, NULL);
         json_builder_begin_object(c->mf);
-        mf_str(c->mf, "device", media_device_name(p->device));
-        mf_str(c->mf, "arch", arch);
-        mf_str(c->mf, "name", p->name);
-        mf_str(c->mf, "service", p->service);
+        media_json_member_str(c->mf, "device", media_device_name(p->device));
+        media_json_member_str(c->mf, "arch", arch);
+        media_json_member_str(c->mf, "name", p->name);
+        media_json_member_str(c->mf, "service", p->service);
         g_autofree char *inf = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, p->inf);
-        mf_str(c->mf, "inf", inf);
+        media_json_member_str(c->mf, "inf", inf);
         g_autofree char *sys = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, p->sys);
-        mf_str(c->mf, "sys", sys);
-        mf_strv(c->mf, "hardware_ids", p->contract_hwids);
+        media_json_member_str(c->mf, "sys", sys);
+        media_json_member_strv(c->mf, "hardware_ids", p->contract_hwids);
         json_builder_set_member_name(c->mf, "rev01_gated");
         json_builder_add_boolean_value(c->mf, p->rev01_gated);
         json_builder_set_member_name(c->mf, "files");
@@ -314,8 +296,8 @@ static gboolean stage_drivers(Ctx *c, GError **error)
                 return FALSE;
             g_autofree char *ip = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, rel);
             json_builder_begin_object(c->mf);
-            mf_str(c->mf, "path", ip);
-            mf_str(c->mf, "sha256", sha);
+            media_json_member_str(c->mf, "path", ip);
+            media_json_member_str(c->mf, "sha256", sha);
             json_builder_end_object(c->mf);
         }
         json_builder_end_array(c->mf);
@@ -340,10 +322,10 @@ static gboolean patch_bcd_store(Ctx *c, const char *stored, GError **error)
     }
     add_change(c, MEDIA_ISO_ADD, stored, disk, NULL);
     json_builder_begin_object(c->mf);
-    mf_str(c->mf, "store", stored);
-    mf_str(c->mf, "default", r.default_loader);
-    mf_strv(c->mf, "loaders", r.loaders);
-    mf_strv(c->mf, "patched", r.patched);
+    media_json_member_str(c->mf, "store", stored);
+    media_json_member_str(c->mf, "default", r.default_loader);
+    media_json_member_strv(c->mf, "loaders", r.loaders);
+    media_json_member_strv(c->mf, "patched", r.patched);
     json_builder_end_object(c->mf);
     media_bcd_report_clear(&r);
     return TRUE;
@@ -506,12 +488,12 @@ static void mf_boot_entries(Ctx *c)
     for (guint i = 0; entries && i < entries->len; i++) {
         const MediaBootEntry *e = g_ptr_array_index(entries, i);
         json_builder_begin_object(c->mf);
-        mf_str(c->mf, "platform", e->platform);
-        mf_str(c->mf, "emulation", e->emulation);
+        media_json_member_str(c->mf, "platform", e->platform);
+        media_json_member_str(c->mf, "emulation", e->emulation);
         json_builder_set_member_name(c->mf, "load_size");
         json_builder_add_int_value(c->mf, e->load_size);
-        mf_str(c->mf, "path", e->path);
-        mf_str(c->mf, "sha256", e->sha256);
+        media_json_member_str(c->mf, "path", e->path);
+        media_json_member_str(c->mf, "sha256", e->sha256);
         json_builder_end_object(c->mf);
     }
     json_builder_end_array(c->mf);
@@ -549,13 +531,13 @@ static gboolean write_manifest(Ctx *c, const char *in_sha, const char *out_sha, 
     g_autofree char *out_base = g_path_get_basename(c->o->output);
     json_builder_set_member_name(c->mf, "input");
     json_builder_begin_object(c->mf);
-    mf_str(c->mf, "file", in_base);
-    mf_str(c->mf, "sha256", in_sha);
+    media_json_member_str(c->mf, "file", in_base);
+    media_json_member_str(c->mf, "sha256", in_sha);
     json_builder_end_object(c->mf);
     json_builder_set_member_name(c->mf, "output");
     json_builder_begin_object(c->mf);
-    mf_str(c->mf, "file", out_base);
-    mf_str(c->mf, "sha256", out_sha);
+    media_json_member_str(c->mf, "file", out_base);
+    media_json_member_str(c->mf, "sha256", out_sha);
     json_builder_end_object(c->mf);
     json_builder_end_object(c->mf);
     g_autoptr(JsonNode) root = json_builder_get_root(c->mf);
@@ -641,9 +623,9 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
         goto out;
 
     json_builder_begin_object(c.mf);
-    mf_str(c.mf, "tool", "aero-media " MEDIA_VERSION);
-    mf_str(c.mf, "arch", media_arch_name(c.arch));
-    mf_str(c.mf, "signing", media_signing_name(o->signing));
+    media_json_member_str(c.mf, "tool", "aero-media " MEDIA_VERSION);
+    media_json_member_str(c.mf, "arch", media_arch_name(c.arch));
+    media_json_member_str(c.mf, "signing", media_signing_name(o->signing));
     if (!stage_drivers(&c, error))
         goto out;
     {
@@ -653,10 +635,10 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
                                                   c.blk->sys);
         json_builder_set_member_name(c.mf, "storage_driver");
         json_builder_begin_object(c.mf);
-        mf_str(c.mf, "service", c.blk->service);
-        mf_str(c.mf, "package", c.blk->name);
-        mf_str(c.mf, "sys", sys_dst);
-        mf_str(c.mf, "staged", staged);
+        media_json_member_str(c.mf, "service", c.blk->service);
+        media_json_member_str(c.mf, "package", c.blk->name);
+        media_json_member_str(c.mf, "sys", sys_dst);
+        media_json_member_str(c.mf, "staged", staged);
         json_builder_end_object(c.mf);
     }
     if (o->unattend == MEDIA_UNATTEND_FULL && !media_unattend_write_setup(c.stage, error))
@@ -701,12 +683,12 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     if (c.blob) {
         json_builder_set_member_name(c.mf, "certificate");
         json_builder_begin_object(c.mf);
-        mf_str(c.mf, "thumbprint", c.cert.thumbprint);
-        mf_str(c.mf, "subject", c.cert.subject);
+        media_json_member_str(c.mf, "thumbprint", c.cert.thumbprint);
+        media_json_member_str(c.mf, "subject", c.cert.subject);
         json_builder_end_object(c.mf);
     }
     mf_boot_entries(&c);
-    mf_str(c.mf, "volume_id", o->volid ? o->volid : media_iso_volume_id(c.iso));
+    media_json_member_str(c.mf, "volume_id", o->volid ? o->volid : media_iso_volume_id(c.iso));
     media_set_tree_times(c.stage);
     media_set_tree_times(c.work);
 
