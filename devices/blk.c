@@ -329,12 +329,11 @@ static void process_queue(struct aero_blk *blk)
                 blk->starved = true; /* resumed by the next completion */
                 break;
             }
-            if (budget == 0 && aero_vdev_notify_later(blk->vdev, 0))
+            enum aero_vq_pop_result pr = aero_vq_pop_budgeted(vq, &r->chain, &budget);
+            if (pr == AERO_VQ_DEFERRED)
                 goto out;
-            if (aero_vq_pop(vq, &r->chain) != AERO_VQ_POPPED)
+            if (pr != AERO_VQ_POPPED)
                 break;
-            if (budget)
-                budget--;
             if (!batching && blk->backend->batch_begin)
                 blk->backend->batch_begin(blk->backend_opaque);
             batching = true;

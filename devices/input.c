@@ -179,7 +179,7 @@ static void input_config_write(void *opaque, uint32_t off, const uint8_t *buf, u
 }
 
 /* Deliver backlog events into posted eventq buffers; one interrupt decision at the end. Unusable
- * buffers are returned empty, at most one ring's worth per pass (CONTRACT §2: bounded work). */
+ * buffers are returned empty. At most one ring's worth of buffers per pass (CONTRACT §2). */
 static void deliver(struct aero_input *in)
 {
     struct aero_vq *vq = aero_vdev_queue(in->vdev, 0);
@@ -187,17 +187,13 @@ static void deliver(struct aero_input *in)
         return;
     unsigned budget = aero_vq_size(vq);
     while (in->count) {
-        if (budget == 0 && aero_vdev_notify_later(in->vdev, 0))
-            break;
-        enum aero_vq_pop_result r = aero_vq_pop(vq, &in->chain);
+        enum aero_vq_pop_result r = aero_vq_pop_budgeted(vq, &in->chain, &budget);
         if (r == AERO_VQ_EMPTY && aero_vq_rearm(vq))
             continue;
         if (r != AERO_VQ_POPPED)
             break;
         if (in->chain.writable_bytes < EVENT_SIZE) {
             /* Unusable buffer: return it empty rather than wedge the queue. */
-            if (budget)
-                budget--;
             aero_vq_count_error(vq);
             aero_vq_push(vq, in->chain.head, 0);
             continue;
@@ -226,12 +222,11 @@ static void process_status(struct aero_input *in)
     unsigned budget = aero_vq_size(vq);
     do {
         for (;;) {
-            if (budget == 0 && aero_vdev_notify_later(in->vdev, 1))
+            enum aero_vq_pop_result r = aero_vq_pop_budgeted(vq, &in->chain, &budget);
+            if (r == AERO_VQ_DEFERRED)
                 goto out;
-            if (aero_vq_pop(vq, &in->chain) != AERO_VQ_POPPED)
+            if (r != AERO_VQ_POPPED)
                 break;
-            if (budget)
-                budget--;
             uint8_t b[EVENT_SIZE];
             if (in->chain.readable_bytes >= EVENT_SIZE &&
                 aero_chain_from_guest(vq, &in->chain, 0, b, EVENT_SIZE) == EVENT_SIZE) {

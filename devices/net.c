@@ -66,12 +66,11 @@ static void process_tx(struct aero_net *net)
     unsigned budget = aero_vq_size(vq);
     do {
         for (;;) {
-            if (budget == 0 && aero_vdev_notify_later(net->vdev, AERO_NET_TXQ))
+            enum aero_vq_pop_result r = aero_vq_pop_budgeted(vq, &net->tx_chain, &budget);
+            if (r == AERO_VQ_DEFERRED)
                 goto out;
-            if (aero_vq_pop(vq, &net->tx_chain) != AERO_VQ_POPPED)
+            if (r != AERO_VQ_POPPED)
                 break;
-            if (budget)
-                budget--;
             tx_one(net, vq, &net->tx_chain);
         }
     } while (aero_vq_rearm(vq));

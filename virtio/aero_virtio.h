@@ -163,6 +163,7 @@ enum aero_vq_pop_result {
     AERO_VQ_EMPTY = 0,
     AERO_VQ_POPPED = 1,
     AERO_VQ_BROKEN = -1, /* guest error: device now reports DEVICE_NEEDS_RESET */
+    AERO_VQ_DEFERRED = 2, /* aero_vq_pop_budgeted: this pass is over, the host runs another */
 };
 
 /* ---- transport API ------------------------------------------------------------------------ */
@@ -232,6 +233,14 @@ uint16_t aero_vq_index(const struct aero_vq *vq);
 /* Pop the next available chain (direct, chained, indirect; bounded, loop-checked). On
  * AERO_VQ_BROKEN the device has been failed already. */
 enum aero_vq_pop_result aero_vq_pop(struct aero_vq *vq, struct aero_chain *chain);
+
+/* aero_vq_pop under a per-pass budget (CONTRACT §2: no notify makes the device do unbounded
+ * work). Start a pass with *budget = aero_vq_size(vq); once that many chains were popped, the
+ * queue's notify is re-run from the host's next pass (aero_vdev_notify_later) and this returns
+ * AERO_VQ_DEFERRED without popping: the caller flushes and returns, skipping aero_vq_rearm. A
+ * host without a schedule op has no concurrent driver and is never deferred. */
+enum aero_vq_pop_result aero_vq_pop_budgeted(struct aero_vq *vq, struct aero_chain *chain,
+                                             unsigned *budget);
 
 /* Undo the last pop (the device could not use the chain now, e.g. RX buffer too small). */
 void aero_vq_unpop(struct aero_vq *vq);

@@ -264,6 +264,17 @@ enum aero_vq_pop_result aero_vq_pop(struct aero_vq *vq, struct aero_chain *chain
     return AERO_VQ_POPPED;
 }
 
+enum aero_vq_pop_result aero_vq_pop_budgeted(struct aero_vq *vq, struct aero_chain *chain,
+                                             unsigned *budget)
+{
+    if (*budget == 0 && aero_vdev_notify_later(vq->vdev, vq->index))
+        return AERO_VQ_DEFERRED;
+    enum aero_vq_pop_result r = aero_vq_pop(vq, chain);
+    if (r == AERO_VQ_POPPED && *budget)
+        (*budget)--;
+    return r;
+}
+
 void aero_vq_unpop(struct aero_vq *vq)
 {
     vq->last_avail--;
