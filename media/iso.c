@@ -14,6 +14,7 @@
 #define LIBISOFS_WITHOUT_LIBBURN 1 /* struct burn_source from libisofs.h: no libburn needed */
 #include "iso.h"
 
+#include "udf.h"
 #include "util.h"
 
 #include <errno.h>
@@ -174,7 +175,11 @@ struct MediaIso {
     IsoDataSource *src;
     IsoImage *image;
     GHashTable *files; /* lower-case path -> stored path */
+    gboolean from_udf; /* the tree is the image's UDF tree (a UDF bridge image) */
+    char *udf_problem; /* why the image's UDF tree was not read, when it was not */
 };
+
+static gboolean use_udf_tree(MediaIso *iso, GError **error);
 
 static void collect_files(IsoDir *dir, GHashTable *files)
 {
@@ -236,6 +241,10 @@ MediaIso *media_iso_open(const char *path, GError **error)
     }
     iso->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     collect_files(iso_image_get_root(iso->image), iso->files);
+    if (!use_udf_tree(iso, error)) {
+        media_iso_close(iso);
+        return NULL;
+    }
     return iso;
 }
 
@@ -251,6 +260,7 @@ void media_iso_close(MediaIso *iso)
         g_hash_table_unref(iso->files);
     if (iso->fd >= 0)
         close(iso->fd);
+    g_free(iso->udf_problem);
     g_free(iso->path);
     g_free(iso);
 }
@@ -283,11 +293,15 @@ gint64 media_iso_file_size(MediaIso *iso, const char *path)
 
 /* ---- reading file data through its extents ----------------------------------------------- */
 
+/* Where a file's bytes are in the image: ISO 9660 file sections or UDF extents. */
 typedef struct {
-    struct iso_file_section *sec;
-    int n;
+    GArray *x; /* MediaExtent */
     guint64 size;
 } Extents;
+
+typedef struct PatchStream PatchStream;
+static IsoStreamIface patch_class;
+static const Extents *udf_extents(IsoFile *f);
 
 static gboolean extents_of(MediaIso *iso, const char *path, Extents *x, GError **error)
 {
@@ -298,6 +312,12 @@ static gboolean extents_of(MediaIso *iso, const char *path, Extents *x, GError *
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file in the image", label);
         return FALSE;
     }
+    const Extents *udf = udf_extents(f);
+    if (udf) { /* a file of the UDF tree */
+        x->size = udf->size;
+        x->x = g_array_copy(udf->x);
+        return TRUE;
+    }
     /* data stored compressed (zisofs) would need libisofs' filters; Windows media never are */
     if (iso_stream_get_input_stream(iso_file_get_stream(f), 0)) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: filtered (zisofs) file data is not supported",
@@ -305,31 +325,42 @@ static gboolean extents_of(MediaIso *iso, const char *path, Extents *x, GError *
         return FALSE;
     }
     x->size = (guint64)iso_file_get_size(f);
-    if (x->size && iso_file_get_old_image_sections(f, &x->n, &x->sec, 0) != 1) {
+    x->x = g_array_new(FALSE, FALSE, sizeof(MediaExtent));
+    struct iso_file_section *sec = NULL;
+    int n = 0;
+    if (x->size && iso_file_get_old_image_sections(f, &n, &sec, 0) != 1) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no data extents", label);
+        g_clear_pointer(&x->x, g_array_unref);
         return FALSE;
     }
+    for (int i = 0; i < n; i++) {
+        MediaExtent e = {(guint64)sec[i].block * ISO_BLOCK, sec[i].size};
+        g_array_append_val(x->x, e);
+    }
+    free(sec);
     return TRUE;
 }
 
 static void extents_clear(Extents *x)
 {
-    free(x->sec);
+    if (x->x)
+        g_array_unref(x->x);
     memset(x, 0, sizeof(*x));
 }
 
-/* Image byte offset and contiguous length available at file offset off. */
+/* Image byte offset (MEDIA_EXTENT_ZERO: bytes recorded as zeros) and contiguous length
+ * available at file offset off. */
 static gboolean extent_at(const Extents *x, guint64 off, guint64 *img_off, guint64 *avail)
 {
     guint64 base = 0;
-    for (int i = 0; i < x->n; i++) {
-        guint64 sz = x->sec[i].size;
-        if (off < base + sz) {
-            *img_off = (guint64)x->sec[i].block * ISO_BLOCK + (off - base);
-            *avail = base + sz - off;
+    for (guint i = 0; x->x && i < x->x->len; i++) {
+        const MediaExtent *e = &g_array_index(x->x, MediaExtent, i);
+        if (off < base + e->len) {
+            *img_off = e->off == MEDIA_EXTENT_ZERO ? MEDIA_EXTENT_ZERO : e->off + (off - base);
+            *avail = base + e->len - off;
             return TRUE;
         }
-        base += sz;
+        base += e->len;
     }
     return FALSE;
 }
@@ -380,7 +411,9 @@ static gboolean read_file_range(MediaIso *iso, const Extents *x, guint64 off, vo
             return FALSE;
         }
         gsize n = (gsize)MIN((guint64)len, avail);
-        if (!pread_all(iso->fd, p, n, img))
+        if (img == MEDIA_EXTENT_ZERO)
+            memset(p, 0, n);
+        else if (!pread_all(iso->fd, p, n, img))
             return FALSE;
         p += n;
         off += n;
@@ -389,32 +422,8 @@ static gboolean read_file_range(MediaIso *iso, const Extents *x, guint64 off, vo
     return TRUE;
 }
 
-/* A UDF volume recognition sequence (ECMA-167 2/9: a "BEA01" descriptor, then "NSR02" or
- * "NSR03") in the volume recognition area. Real bridge discs put it right after the ISO 9660
- * descriptor set; any of the first sectors is accepted. */
-static gboolean has_udf_vrs(MediaIso *iso)
-{
-    guint8 d[8];
-    gboolean bea = FALSE;
-    for (guint64 s = 16; s < 64; s++) {
-        if (!pread_all(iso->fd, d, sizeof(d), s * ISO_BLOCK))
-            return FALSE;
-        if (d[0] != 0 || d[6] != 1)
-            continue;
-        if (!memcmp(d + 1, "BEA01", 5))
-            bea = TRUE;
-        else if (bea && (!memcmp(d + 1, "NSR02", 5) || !memcmp(d + 1, "NSR03", 5)))
-            return TRUE;
-    }
-    return FALSE;
-}
-
-gboolean media_iso_udf_only(MediaIso *iso)
-{
-    GHashTable *files = media_iso_files(iso);
-    gboolean stub = g_hash_table_size(files) == 1 && g_hash_table_contains(files, "/readme.txt");
-    return stub || has_udf_vrs(iso);
-}
+gboolean media_iso_from_udf(MediaIso *iso) { return iso->from_udf; }
+const char *media_iso_udf_problem(MediaIso *iso) { return iso->udf_problem; }
 
 /* Which side of a copy failed: the image (read), the destination (write), or either (an EIO from
  * copy_file_range, which does not say). */
@@ -437,6 +446,7 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
 {
     static const gsize chunk = 8u << 20;
     g_autofree guint8 *buf = NULL;
+    gboolean by_hand = FALSE; /* copy_file_range cannot (EXDEV, ENOSYS, EINVAL...) */
     *dest_failed = FAILED_READ;
     while (len) {
         guint64 img, avail;
@@ -445,10 +455,10 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
             return FALSE;
         }
         gsize n = (gsize)MIN(MIN(len, avail), (guint64)chunk);
-        ssize_t r = -1;
-        if (!buf) {
+        gboolean zeros = img == MEDIA_EXTENT_ZERO; /* a UDF extent recorded as zeros */
+        if (!by_hand && !zeros) {
             loff_t in = (loff_t)img, out = (loff_t)off;
-            r = copy_file_range(iso->fd, &in, fd, &out, n, 0);
+            ssize_t r = copy_file_range(iso->fd, &in, fd, &out, n, 0);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0 && (errno == ENOSPC || errno == EDQUOT)) {
@@ -459,24 +469,30 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
                 *dest_failed = FAILED_COPY;
                 return FALSE;
             }
-            if (r < 0) /* EXDEV, ENOSYS, EINVAL...: copy by hand from now on */
-                buf = g_malloc(chunk);
-            else if (r == 0) {
+            if (r == 0) {
                 errno = EIO; /* the image is shorter than its directory says */
                 return FALSE;
             }
-        }
-        if (buf) {
-            if (!pread_all(iso->fd, buf, n, img))
-                return FALSE;
-            if (!pwrite_all(fd, buf, n, off)) {
-                *dest_failed = FAILED_WRITE;
-                return FALSE;
+            if (r > 0) {
+                off += (guint64)r;
+                len -= (guint64)r;
+                media_progress_update(p, progress_base + off);
+                continue;
             }
-            r = (ssize_t)n;
+            by_hand = TRUE;
         }
-        off += (guint64)r;
-        len -= (guint64)r;
+        if (!buf)
+            buf = g_malloc(chunk);
+        if (zeros)
+            memset(buf, 0, n);
+        else if (!pread_all(iso->fd, buf, n, img))
+            return FALSE;
+        if (!pwrite_all(fd, buf, n, off)) {
+            *dest_failed = FAILED_WRITE;
+            return FALSE;
+        }
+        off += n;
+        len -= n;
         media_progress_update(p, progress_base + off);
     }
     return TRUE;
@@ -676,8 +692,9 @@ GPtrArray *media_iso_boot_entries(MediaIso *iso, GError **error)
 }
 
 /* ---- a patched file: changed ranges from the work copy, the rest from the input image ---- */
+/* With no work copy (disk_path NULL) the stream is a file of the input's UDF tree. */
 
-typedef struct {
+struct PatchStream {
     MediaIso *iso;
     Extents old;
     char *disk_path;
@@ -688,20 +705,20 @@ typedef struct {
     guint8 *buf;    /* composed bytes [buf_start, buf_start + buf_len) */
     guint64 buf_start, buf_len;
     ino_t ino;
-} PatchStream;
+};
 
 #define PATCH_BUFFER (4u << 20)
 
 static int patch_open(IsoStream *s)
 {
     PatchStream *d = s->data;
-    d->fd = g_open(d->disk_path, O_RDONLY | O_CLOEXEC, 0);
+    d->fd = d->disk_path ? g_open(d->disk_path, O_RDONLY | O_CLOEXEC, 0) : -1;
     d->pos = 0;
     d->cursor = 0;
     d->buf_start = d->buf_len = 0;
     if (!d->buf)
         d->buf = g_malloc(PATCH_BUFFER);
-    return d->fd < 0 ? (int)ISO_FILE_ERROR : ISO_SUCCESS;
+    return d->disk_path && d->fd < 0 ? (int)ISO_FILE_ERROR : ISO_SUCCESS;
 }
 
 static int patch_close(IsoStream *s)
@@ -824,6 +841,197 @@ static IsoStream *patch_stream_new(MediaIso *iso, const Extents *old, const char
     s->refcount = 1;
     s->data = d;
     return s;
+}
+
+static const Extents *udf_extents(IsoFile *f)
+{
+    IsoStream *s = iso_file_get_stream(f);
+    if (!s || s->class != &patch_class || ((PatchStream *)s->data)->disk_path)
+        return NULL;
+    return &((PatchStream *)s->data)->old;
+}
+
+/* ---- the UDF tree of a bridge image --------------------------------------------------------- */
+
+static void set_node_times(IsoNode *n, time_t t)
+{
+    iso_node_set_mtime(n, t);
+    iso_node_set_atime(n, t);
+    iso_node_set_ctime(n, t);
+}
+
+/* The UDF folder's children under parent; starts maps each file's first data byte in the image
+ * to its node, to find the El Torito boot images among them. */
+static gboolean add_udf_nodes(MediaIso *iso, IsoDir *parent, const MediaUdfNode *dir, const char *path,
+                              GHashTable *starts, GError **error)
+{
+    g_autoptr(GArray) no_ranges = g_array_new(FALSE, FALSE, sizeof(MediaRange)); /* nothing patched */
+    for (guint i = 0; i < dir->children->len; i++) {
+        const MediaUdfNode *c = g_ptr_array_index(dir->children, i);
+        g_autofree char *p = g_strconcat(path, "/", c->name, NULL);
+        IsoNode *node = NULL;
+        int r;
+        if (c->dir) {
+            r = iso_image_add_new_dir(iso->image, parent, c->name, (IsoDir **)&node);
+        } else {
+            Extents x = {g_array_copy(c->extents), c->size};
+            IsoStream *s = patch_stream_new(iso, &x, NULL, no_ranges, c->size);
+            r = iso_image_add_new_file(iso->image, parent, c->name, s, (IsoFile **)&node);
+            if (r < 0)
+                iso_stream_unref(s);
+            else if (x.x->len && g_array_index(x.x, MediaExtent, 0).off != MEDIA_EXTENT_ZERO &&
+                     !g_hash_table_contains(starts, &g_array_index(x.x, MediaExtent, 0).off))
+                g_hash_table_insert(starts, g_memdup2(&g_array_index(x.x, MediaExtent, 0).off, sizeof(guint64)), node);
+        }
+        if (r < 0) {
+            g_autofree char *where = g_strdup_printf("%s: UDF file system: %s", iso->path, p);
+            set_lib_error(error, r, where, "cannot take it into the ISO 9660 tree");
+            return FALSE;
+        }
+        iso_node_set_uid(node, 0);
+        iso_node_set_gid(node, 0);
+        iso_node_set_permissions(node, c->dir ? 0555 : 0444);
+        set_node_times(node, (time_t)c->mtime);
+        if (c->dir && !add_udf_nodes(iso, (IsoDir *)node, c, p, starts, error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+typedef struct {
+    char *path;
+    enum eltorito_boot_media_type type;
+    int platform, load_seg, load_size, bootable, isolinux;
+    uint8_t id[28], crit[20];
+} BootCopy;
+
+/* Libisofs imports boot images that no ISO 9660 file holds as hidden one-block files. In a UDF
+ * bridge image they are UDF files (same first block): the catalog is rebuilt on those, every
+ * entry keeping platform, emulation, load segment and size, bootability, IDs and criteria. When
+ * any entry has no such file the catalog stays as imported. */
+static gboolean repoint_boot_images(MediaIso *iso, GHashTable *starts, GError **error)
+{
+    int n = 0;
+    ElToritoBootImage **boots = NULL;
+    IsoFile **nodes = NULL;
+    if (iso_image_get_all_boot_imgs(iso->image, &n, &boots, &nodes, 0) != 1 || n <= 0 || !nodes) {
+        free(boots);
+        free(nodes);
+        return TRUE;
+    }
+    BootCopy *b = g_new0(BootCopy, n);
+    gboolean all = TRUE;
+    for (int i = 0; i < n && all; i++) {
+        struct iso_file_section *sec = NULL;
+        int cnt = 0;
+        all = nodes[i] && iso_file_get_old_image_sections(nodes[i], &cnt, &sec, 0) == 1 && cnt > 0;
+        IsoFile *f = NULL;
+        if (all) {
+            guint64 off = (guint64)sec[0].block * ISO_BLOCK;
+            f = g_hash_table_lookup(starts, &off);
+        }
+        free(sec);
+        all = f != NULL;
+        if (!all)
+            break;
+        b[i].path = iso_tree_get_node_path((IsoNode *)f);
+        el_torito_get_boot_media_type(boots[i], &b[i].type);
+        b[i].platform = el_torito_get_boot_platform_id(boots[i]);
+        b[i].load_seg = el_torito_get_load_seg(boots[i]);
+        b[i].load_size = el_torito_get_load_size(boots[i]);
+        b[i].bootable = el_torito_get_bootable(boots[i]);
+        b[i].isolinux = el_torito_get_isolinux_options(boots[i], 0);
+        el_torito_get_id_string(boots[i], b[i].id);
+        el_torito_get_selection_crit(boots[i], b[i].crit);
+        all = b[i].path != NULL;
+    }
+    free(boots);
+    free(nodes);
+    gboolean ok = TRUE;
+    if (all) {
+        static const char *const names[] = {"/boot.catalog", "/boot.cat", "/aero-boot.catalog"};
+        const char *cat = NULL;
+        for (guint k = 0; k < G_N_ELEMENTS(names) && !cat; k++) {
+            IsoNode *x = NULL;
+            if (iso_image_path_to_node(iso->image, names[k], &x) != 1)
+                cat = names[k];
+        }
+        iso_image_remove_boot_image(iso->image);
+        for (int i = 0; i < n && ok; i++) {
+            ElToritoBootImage *e = NULL;
+            int r = i == 0 ? iso_image_set_boot_image(iso->image, b[i].path, b[i].type, cat, &e)
+                           : iso_image_add_boot_image(iso->image, b[i].path, b[i].type, 0, &e);
+            if (r < 0) {
+                g_autofree char *where = g_strdup_printf("%s:%s", iso->path, b[i].path);
+                set_lib_error(error, r, where, "cannot keep it as El Torito boot image");
+                ok = FALSE;
+                break;
+            }
+            el_torito_set_boot_platform_id(e, (uint8_t)b[i].platform);
+            el_torito_set_load_seg(e, (short)b[i].load_seg);
+            el_torito_set_load_size(e, (short)b[i].load_size);
+            if (!b[i].bootable)
+                el_torito_set_no_bootable(e);
+            el_torito_set_id_string(e, b[i].id);
+            el_torito_set_selection_crit(e, b[i].crit);
+            el_torito_set_isolinux_options(e, b[i].isolinux, 0);
+        }
+        /* like Microsoft's media: the catalog is in no directory */
+        if (ok)
+            iso_image_set_boot_catalog_hidden(iso->image, LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET |
+                                                              LIBISO_HIDE_ON_1999 | LIBISO_HIDE_ON_HFSPLUS |
+                                                              LIBISO_HIDE_ON_FAT | LIBISO_HIDE_BUT_WRITE);
+    }
+    for (int i = 0; i < n; i++)
+        free(b[i].path);
+    g_free(b);
+    return ok;
+}
+
+/* A UDF bridge image whose ISO 9660 tree holds fewer files than its UDF tree (Microsoft's
+ * CDIMAGE -u2 media: README.TXT only) is read through its UDF tree, which then replaces the
+ * ISO 9660 tree for everything after: finding, reading, patching and writing files. */
+static gboolean use_udf_tree(MediaIso *iso, GError **error)
+{
+    guint iso_files = g_hash_table_size(iso->files);
+    gboolean stub = iso_files == 1 && g_hash_table_contains(iso->files, "/readme.txt");
+    if (!media_udf_present(iso->fd)) {
+        if (stub)
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "%s: its ISO 9660 tree holds just README.TXT and it has no UDF file system", iso->path);
+        return !stub;
+    }
+    GError *e = NULL;
+    MediaUdf *udf = media_udf_read(iso->fd, iso->path, &e);
+    if (!udf) {
+        if (stub || !iso_files) {
+            g_propagate_error(error, e);
+            return FALSE;
+        }
+        iso->udf_problem = g_strdup(e->message); /* the ISO 9660 tree may do */
+        g_error_free(e);
+        return TRUE;
+    }
+    gboolean ok = TRUE;
+    if (udf->files > iso_files) {
+        IsoDir *root = iso_image_get_root(iso->image);
+        IsoDirIter *it = NULL;
+        IsoNode *n;
+        if (iso_dir_get_children(root, &it) >= 0) {
+            while (iso_dir_iter_next(it, &n) == 1)
+                iso_dir_iter_remove(it);
+            iso_dir_iter_free(it);
+        }
+        GHashTable *starts = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
+        set_node_times((IsoNode *)root, (time_t)udf->root->mtime);
+        ok = add_udf_nodes(iso, root, udf->root, "", starts, error) && repoint_boot_images(iso, starts, error);
+        g_hash_table_unref(starts);
+        g_hash_table_remove_all(iso->files);
+        collect_files(root, iso->files);
+        iso->from_udf = TRUE;
+    }
+    media_udf_free(udf);
+    return ok;
 }
 
 /* ---- tree edits ------------------------------------------------------------------------------ */

@@ -1,9 +1,10 @@
 /* ISO 9660 images through libisofs, in process: open an image (its Rock Ridge names, else Joliet,
- * else ISO 9660), find and read files, report El Torito entries, and write images: a fresh one
- * from a folder (driver ISO), or the input image with changes (patched Windows media), keeping its
- * boot catalog, system area and volume ID. Written images are ISO 9660 level 3 (multi-extent
- * files over 4 GiB) + Rock Ridge + Joliet with long names; their SHA-256 is computed while they
- * are written, and all-zero blocks are left as holes.
+ * else ISO 9660; for a UDF bridge image whose ISO 9660 tree is a stub, its UDF tree: udf.h), find
+ * and read files, report El Torito entries, and write images: a fresh one from a folder (driver
+ * ISO), or the input image with changes (patched Windows media), keeping its boot catalog, system
+ * area and volume ID. Written images are ISO 9660 level 3 (multi-extent files over 4 GiB) + Rock
+ * Ridge + Joliet with long names; their SHA-256 is computed while they are written, and all-zero
+ * blocks are left as holes.
  */
 #ifndef MEDIA_ISO_H
 #define MEDIA_ISO_H
@@ -28,9 +29,12 @@ const char *media_iso_volume_id(MediaIso *iso);
 GHashTable *media_iso_files(MediaIso *iso);
 /* Stored path of a file given its lower-case path (Windows media are matched in any case). */
 const char *media_iso_find(MediaIso *iso, const char *lower_path);
-/* Whether the image looks like one whose files are in UDF only (a UDF volume recognition
- * sequence, or an ISO 9660 tree of just README.TXT): ask when an expected file is missing. */
-gboolean media_iso_udf_only(MediaIso *iso);
+/* Whether the files are those of the image's UDF tree: a UDF bridge image (Microsoft's install
+ * media) whose ISO 9660 tree holds fewer files, e.g. just README.TXT. */
+gboolean media_iso_from_udf(MediaIso *iso);
+/* Why the image's UDF tree could not be read while its ISO 9660 tree was used (NULL if it was
+ * read or there is none): ask when an expected file is missing. */
+const char *media_iso_udf_problem(MediaIso *iso);
 /* Size of a file (stored path), -1 when absent. */
 gint64 media_iso_file_size(MediaIso *iso, const char *path);
 

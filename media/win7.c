@@ -533,6 +533,8 @@ static gboolean write_manifest(Ctx *c, const char *in_sha, const char *out_sha, 
     json_builder_begin_object(c->mf);
     media_json_member_str(c->mf, "file", in_base);
     media_json_member_str(c->mf, "sha256", in_sha);
+    /* where the files were read: "udf" for a bridge image whose ISO 9660 tree is a stub */
+    media_json_member_str(c->mf, "file_tree", media_iso_from_udf(c->iso) ? "udf" : "iso9660");
     json_builder_end_object(c->mf);
     json_builder_set_member_name(c->mf, "output");
     json_builder_begin_object(c->mf);
@@ -593,12 +595,14 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     if (!c.iso)
         goto out;
     in_hash = media_hash_job_start(o->iso); /* overlaps everything below */
+    if (media_iso_from_udf(c.iso))
+        media_progress_note(c.p, "  its files are read from its UDF file system (the ISO 9660 tree is a stub); "
+                            "the output holds them in ISO 9660 + Joliet");
     boot_stored = iso_find(&c, "/sources/boot.wim");
     inst_stored = iso_find(&c, "/sources/install.wim");
-    if (!boot_stored && media_iso_udf_only(c.iso)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-                    "%s: its files are in a UDF file system only (the ISO 9660 tree holds just README.TXT); "
-                    "aero-media cannot read UDF yet", o->iso);
+    if (!boot_stored && media_iso_udf_problem(c.iso)) { /* the files may be in the unreadable UDF tree */
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s; sources/boot.wim is not in its ISO 9660 tree either",
+                    media_iso_udf_problem(c.iso));
         goto out;
     }
     if (!boot_stored || !inst_stored) {

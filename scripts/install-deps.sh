@@ -15,6 +15,8 @@ PKGS=(
   # media builder
   libwim-dev wimtools libhivex-dev libhivex-bin libisofs-dev libisoburn-dev xorriso
   libjson-glib-dev libgnutls28-dev gnutls-bin openssl python3-hivex libxml2-utils
+  # UDF bridge fixtures (media and UDF reader tests)
+  genisoimage
 )
 
 missing=()

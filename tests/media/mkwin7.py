@@ -254,12 +254,21 @@ def make_iso(a):
     if a.autounattend:
         with open(os.path.join(tree, "autounattend.xml"), "w") as f:
             f.write("<?xml version=\"1.0\"?><unattend xmlns=\"urn:schemas-microsoft-com:unattend\"><!-- user's own --></unattend>\n")
-    cmd = ["xorriso", "-as", "mkisofs", "-quiet", "-iso-level", "3", "-J", "-joliet-long", "-r",
-           "-V", "GRMCULFRER_EN_DVD", "-b", "boot/etfsboot.com", "-no-emul-boot", "-boot-load-size", "8"]
+    if a.udf_bridge:  # like Microsoft's CDIMAGE -u2: every file in UDF, the ISO 9660 tree just README.TXT
+        with open(os.path.join(tree, "README.TXT"), "wb") as f:
+            f.write(b'This disc contains a "UDF" file system and requires an operating system\r\n'
+                    b'that supports the ISO-13346 "UDF" file system specification.\r\n')
+        hide = [x for n in sorted(os.listdir(tree)) if n != "README.TXT" for x in ("-hide", n)]
+        cmd = ["genisoimage", "-quiet", "-udf", "-iso-level", "3", "-V", "GRMCULFRER_EN_DVD", *hide,
+               "-hide", "boot.catalog", "-c", "boot.catalog",
+               "-b", "boot/etfsboot.com", "-no-emul-boot", "-boot-load-size", "8"]
+    else:
+        cmd = ["xorriso", "-as", "mkisofs", "-quiet", "-iso-level", "3", "-J", "-joliet-long", "-r",
+               "-V", "GRMCULFRER_EN_DVD", "-b", "boot/etfsboot.com", "-no-emul-boot", "-boot-load-size", "8"]
     if not a.no_efi:
         cmd += ["-eltorito-alt-boot", "-e", "efi/microsoft/boot/efisys.bin", "-no-emul-boot"]
     cmd += ["-o", a.out, tree]
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL if a.udf_bridge else None)
     if a.big_file_mb:  # keep the test's disk use down: the ISO's zero blocks become holes
         subprocess.run(["fallocate", "--dig-holes", a.out], check=True)
     if not a.workdir:
@@ -286,6 +295,7 @@ def main():
     ap.add_argument("--integrity", action="store_true")
     ap.add_argument("--blob-after-xml", action="store_true")
     ap.add_argument("--kind", default="system")
+    ap.add_argument("--udf-bridge", action="store_true")
     a = ap.parse_args()
     if a.what == "markers":
         for off in big_markers(int(a.out) << 20):

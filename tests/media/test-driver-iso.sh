@@ -85,6 +85,15 @@ xorriso -as mkisofs -quiet -r -J -o "$T/drivers-src.iso" "$T/vw" 2>/dev/null
 check_iso "$T/from-iso.iso" 8
 pass "an ISO as the driver source"
 
+# a UDF bridge ISO whose files are in UDF only (the ISO 9660 tree just README.TXT)
+mkdir -p "$T/vw-udf" && cp -r "$T/vw/." "$T/vw-udf/" && echo "UDF only" >"$T/vw-udf/README.TXT"
+hide=(); for n in "$T/vw-udf"/*; do [ "$(basename "$n")" = README.TXT ] || hide+=(-hide "$(basename "$n")"); done
+genisoimage -quiet -udf -D -iso-level 3 "${hide[@]}" -o "$T/drivers-udf.iso" "$T/vw-udf" 2>/dev/null
+[ "$(xorriso -indev "$T/drivers-udf.iso" -find / -type f 2>/dev/null)" = "'/README.TXT'" ] || fail "fixture: ISO 9660 tree is not the stub"
+"$AM" driver-iso --drivers "$T/drivers-udf.iso" --output "$T/from-udf.iso" --quiet
+check_iso "$T/from-udf.iso" 8
+pass "a UDF bridge ISO (files in UDF only) as the driver source"
+
 fixture "$T/x86only" --layout aero --archs x86
 "$AM" driver-iso --drivers "$T/x86only" --output "$T/x86.iso" --require-arch x86 --quiet
 check_iso "$T/x86.iso" 4

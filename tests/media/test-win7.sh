@@ -112,6 +112,36 @@ grep -q '%configsetroot%' "$X/au.xml" && grep -q '<UseConfigurationSet>true</Use
   || fail "%configsetroot% without UseConfigurationSet"
 pass "x64 media: verify passes; certificate (Blob records parsed independently), pre-seed, BCD, boot entries and bytes, Joliet names, WIM appended in place"
 
+# Microsoft's UDF bridge media (CDIMAGE -u2): every file in UDF, the ISO 9660 tree just README.TXT
+mkiso "$T/x64u.iso" --arch x64 --images 2 --udf-bridge
+[ "$(xorriso -indev "$T/x64u.iso" -find / -type f 2>/dev/null)" = "'/README.TXT'" ] || fail "fixture: ISO 9660 tree is not the stub"
+UDF_SHA=$(sha256sum "$T/x64u.iso" | cut -d' ' -f1)
+"$AM" win7 --quiet --iso "$T/x64u.iso" --drivers "$T/drv" --output "$T/outu.iso" --cert "$T/cert.pem"
+"$AM" verify --quiet "$T/outu.iso" || fail "verify failed on UDF bridge media"
+[ "$(sha256sum "$T/x64u.iso" | cut -d' ' -f1)" = "$UDF_SHA" ] || fail "the UDF input ISO was modified"
+for f in /setup.exe /sources/install.wim /sources/boot.wim /boot/BCD "/sources/Long Directory Name With Spaces/$LONG"; do
+  xorriso -indev "$T/outu.iso" -find "$f" 2>/dev/null | grep -q . || fail "UDF media: $f not in the output's ISO 9660 tree"
+done
+xorriso -read_fs norock -indev "$T/outu.iso" -find "/sources/Long Directory Name With Spaces" -name "$LONG" 2>/dev/null \
+  | grep -q "$LONG" || fail "UDF media: Joliet tree lost the long name"
+# the boot entries as the input's catalog has them, now naming files (the input's are hidden)
+diff <(eltorito "$T/x64u.iso" | grep 'boot img') <(eltorito "$T/outu.iso" | grep 'boot img') || fail "UDF media: El Torito entries changed"
+[ "$(eltorito "$T/outu.iso" | grep 'img path' | awk '{print $NF}' | tr '\n' ' ')" = "/boot/etfsboot.com /efi/microsoft/boot/efisys.bin " ] \
+  || fail "UDF media: El Torito entries do not name the boot files"
+for img in /boot/etfsboot.com /efi/microsoft/boot/efisys.bin; do  # same bytes as the ISO 9660 fixture's
+  xorriso -osirrox on -indev "$T/x64.iso" -extract "$img" "$T/in.boot" -indev "$T/outu.iso" -extract "$img" "$T/out.boot" >/dev/null 2>&1
+  cmp -s "$T/in.boot" "$T/out.boot" || fail "UDF media: boot image $img changed"
+  rm -f "$T/in.boot" "$T/out.boot"
+done
+[ "$(xorriso -indev "$T/outu.iso" -pvd_info 2>/dev/null | sed -n 's/^Volume Id *: //p')" = GRMCULFRER_EN_DVD ] || fail "UDF media: volume ID changed"
+xorriso -osirrox on -indev "$T/outu.iso" -extract /sources/install.wim "$X/u-install.wim" >/dev/null 2>&1
+wimlib-imagex extract "$X/u-install.wim" 2 /Windows/System32/config/SOFTWARE --dest-dir="$X/u2" --no-acls >/dev/null
+hivexget "$X/u2/SOFTWARE" "\\Microsoft\\SystemCertificates\\ROOT\\Certificates\\$THUMB" Blob >/dev/null \
+  || fail "UDF media: install.wim[2] has no certificate (hivexget)"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["input"]["file_tree"] == "udf", m["input"]' \
+  "$T/outu.iso.manifest.json" || fail "UDF media: manifest does not say the files came from UDF"
+pass "UDF bridge media (ISO 9660 tree a stub): files read from UDF, verify passes, both El Torito entries kept on their files, input untouched"
+
 "$AM" win7 --quiet --iso "$T/x86.iso" --drivers "$T/drv" --output "$T/out86.iso" --cert "$T/cert.der" \
   --signing nointegritychecks --unattend full --product-key AAAAA-BBBBB-CCCCC-DDDDD-EEEEE
 "$AM" verify --quiet "$T/out86.iso" || fail "verify failed on x86"
@@ -233,18 +263,18 @@ mkdir -p "$T/plain/sources" && echo hi >"$T/plain/sources/readme.txt"
 xorriso -as mkisofs -quiet -o "$T/plain.iso" "$T/plain" 2>/dev/null
 expect_error "ISO without install.wim" "plain.iso: no sources/.*not a Windows 7 install ISO" "$T/bad/2.iso" \
   --iso "$T/plain.iso" --drivers "$T/drv"
-# Microsoft's UDF bridge media: the files are in UDF only, the ISO 9660 tree holds README.TXT
+# UDF bridge media without a readable UDF tree (good bridge media are tested above)
 mkdir -p "$T/udf"
 printf 'This disc contains a "UDF" file system and requires an operating system\r\nthat supports the ISO-13346 "UDF" file system specification.\r\n' >"$T/udf/README.TXT"
 xorriso -as mkisofs -quiet -J -r -V GRMCULFRER_EN_DVD -o "$T/udf-stub.iso" "$T/udf" 2>/dev/null
-expect_error "UDF-only media (README.TXT stub)" \
-  "udf-stub.iso: its files are in a UDF file system only (the ISO 9660 tree holds just README.TXT); aero-media cannot read UDF yet" \
+expect_error "README.TXT stub without a UDF file system" \
+  "udf-stub.iso: its ISO 9660 tree holds just README.TXT and it has no UDF file system" \
   "$T/bad/udf1.iso" --iso "$T/udf-stub.iso" --drivers "$T/drv"
 echo "no readme here" >"$T/udf/other.txt" && rm "$T/udf/README.TXT"
 xorriso -as mkisofs -quiet -J -r -o "$T/udf.iso" "$T/udf" 2>/dev/null
 python3 - "$T/udf.iso" <<'PY'
 # a UDF volume recognition sequence (BEA01, NSR02, TEA01) in unused sectors after the ISO 9660
-# volume descriptor set terminator
+# volume descriptor set terminator, but no UDF volume behind it
 import sys
 d = bytearray(open(sys.argv[1], "rb").read())
 s = next(s for s in range(19, 60) if not any(d[s * 2048:(s + 3) * 2048]))
@@ -252,8 +282,17 @@ for i, ident in enumerate([b"BEA01", b"NSR02", b"TEA01"]):
     d[(s + i) * 2048:(s + i) * 2048 + 7] = b"\0" + ident + b"\1"
 open(sys.argv[1], "wb").write(d)
 PY
-expect_error "UDF-only media (volume recognition sequence)" "udf.iso: its files are in a UDF file system only" \
+expect_error "UDF recognition sequence without a UDF volume" \
+  "udf.iso: UDF file system: no anchor volume descriptor (block 256); sources/boot.wim is not in its ISO 9660 tree either" \
   "$T/bad/udf2.iso" --iso "$T/udf.iso" --drivers "$T/drv"
+"$PY" "$HERE/../udf/udfimg.py" bad-crc:/sources/install.wim "$T/x64u.iso" "$T/udf-crc.iso"
+expect_error "UDF bridge media with a damaged file entry" \
+  "udf-crc.iso: UDF file system: /sources/install.wim: descriptor CRC mismatch (tag 261 expected, block [0-9]*)$" \
+  "$T/bad/udf3.iso" --iso "$T/udf-crc.iso" --drivers "$T/drv"
+"$PY" "$HERE/../udf/udfimg.py" truncate:/sources/install.wim "$T/x64u.iso" "$T/udf-short.iso"
+expect_error "truncated UDF bridge media" \
+  "udf-short.iso: UDF file system: /[a-z/]*: data extent beyond the end of the image (truncated ISO?)" \
+  "$T/bad/udf4.iso" --iso "$T/udf-short.iso" --drivers "$T/drv"
 mkdir -p "$T/corrupt" && mkiso "$T/tmp.iso" --workdir "$T/corrupt" >/dev/null
 head -c 100000 /dev/urandom >"$T/corrupt/iso/sources/install.wim"
 xorriso -as mkisofs -quiet -b boot/etfsboot.com -no-emul-boot -o "$T/corrupt.iso" "$T/corrupt/iso" 2>/dev/null
