@@ -180,6 +180,10 @@ struct MediaIso {
 };
 
 static gboolean use_udf_tree(MediaIso *iso, GError **error);
+static gboolean keep_boot_images(MediaIso *iso, GHashTable *udf_starts, GError **error);
+static guint64 hidden_boot_size(MediaIso *iso, guint64 off, int platform, int load_size);
+static gboolean boot_node_start(IsoFile *f, guint64 *off);
+static gboolean boot_node_hidden(IsoFile *f);
 
 static void collect_files(IsoDir *dir, GHashTable *files)
 {
@@ -190,8 +194,8 @@ static void collect_files(IsoDir *dir, GHashTable *files)
     while (iso_dir_iter_next(it, &n) == 1) {
         if (iso_node_get_type(n) == LIBISO_DIR) {
             collect_files((IsoDir *)n, files);
-        } else if (iso_node_get_type(n) == LIBISO_FILE) {
-            char *p = iso_tree_get_node_path(n);
+        } else if (iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR)) {
+            char *p = iso_tree_get_node_path(n); /* (hidden: a boot image in no directory) */
             if (p) {
                 g_hash_table_insert(files, g_utf8_strdown(p, -1), g_strdup(p));
                 free(p);
@@ -241,7 +245,7 @@ MediaIso *media_iso_open(const char *path, GError **error)
     }
     iso->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     collect_files(iso_image_get_root(iso->image), iso->files);
-    if (!use_udf_tree(iso, error)) {
+    if (!use_udf_tree(iso, error) || (!iso->from_udf && !keep_boot_images(iso, NULL, error))) {
         media_iso_close(iso);
         return NULL;
     }
@@ -559,7 +563,7 @@ static guint64 tree_bytes(IsoDir *dir)
     while (iso_dir_iter_next(it, &n) == 1) {
         if (iso_node_get_type(n) == LIBISO_DIR)
             total += tree_bytes((IsoDir *)n);
-        else if (iso_node_get_type(n) == LIBISO_FILE)
+        else if (iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR))
             total += (guint64)iso_file_get_size((IsoFile *)n);
     }
     iso_dir_iter_free(it);
@@ -582,7 +586,7 @@ static gboolean extract_dir(MediaIso *iso, IsoDir *dir, const char *dest, MediaP
         g_autofree char *to = g_build_filename(dest, iso_node_get_name(n), NULL);
         if (iso_node_get_type(n) == LIBISO_DIR) {
             ok = extract_dir(iso, (IsoDir *)n, to, p, done, error);
-        } else if (iso_node_get_type(n) == LIBISO_FILE) {
+        } else if (iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR)) {
             char *path = iso_tree_get_node_path(n);
             Extents x;
             ok = path && extents_of(iso, path, &x, error);
@@ -621,28 +625,32 @@ gboolean media_iso_extract_all(MediaIso *iso, const char *dest, MediaProgress *p
     return ok;
 }
 
-char *media_iso_file_sha256(MediaIso *iso, const char *path, GError **error)
+static char *extents_sha256(MediaIso *iso, const Extents *x, const char *label, GError **error)
 {
-    Extents x;
-    if (!extents_of(iso, path, &x, error))
-        return NULL;
     MediaSha256 *h = media_sha256_new();
     g_autofree guint8 *buf = g_malloc(1u << 20);
-    for (guint64 off = 0; off < x.size;) {
-        gsize n = (gsize)MIN(x.size - off, (guint64)(1u << 20));
-        if (!read_file_range(iso, &x, off, buf, n)) {
-            int saved = errno;
-            g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
-            set_errno_error(error, saved, label, "cannot read");
+    for (guint64 off = 0; off < x->size;) {
+        gsize n = (gsize)MIN(x->size - off, (guint64)(1u << 20));
+        if (!read_file_range(iso, x, off, buf, n)) {
+            set_errno_error(error, errno, label, "cannot read");
             g_free(media_sha256_finish(h));
-            extents_clear(&x);
             return NULL;
         }
         media_sha256_update(h, buf, n);
         off += n;
     }
-    extents_clear(&x);
     return media_sha256_finish(h);
+}
+
+char *media_iso_file_sha256(MediaIso *iso, const char *path, GError **error)
+{
+    Extents x;
+    if (!extents_of(iso, path, &x, error))
+        return NULL;
+    g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
+    char *sum = extents_sha256(iso, &x, label, error);
+    extents_clear(&x);
+    return sum;
 }
 
 /* ---- El Torito ------------------------------------------------------------------------------ */
@@ -678,11 +686,21 @@ GPtrArray *media_iso_boot_entries(MediaIso *iso, GError **error)
         el_torito_get_boot_media_type(boots[i], &mt);
         e->emulation = g_strdup(mt == ELTORITO_NO_EMUL ? "none" : mt == ELTORITO_FLOPPY_EMUL ? "floppy" : "hard_disk");
         e->load_size = (guint)el_torito_get_load_size(boots[i]);
-        if (nodes && nodes[i]) {
+        guint64 off;
+        if (nodes && nodes[i] && !boot_node_hidden(nodes[i])) {
             char *p = iso_tree_get_node_path((IsoNode *)nodes[i]);
             e->path = g_strdup(p);
             free(p);
             e->sha256 = e->path ? media_iso_file_sha256(iso, e->path, NULL) : NULL;
+        } else if (nodes && nodes[i] && boot_node_start(nodes[i], &off)) {
+            /* in no directory: the bytes a firmware would use, by the same rule as when it is
+             * kept (hidden_boot_size), so input and output compare */
+            guint64 size = hidden_boot_size(iso, off, pid, (int)e->load_size);
+            Extents x = {g_array_new(FALSE, FALSE, sizeof(MediaExtent)), size};
+            MediaExtent one = {off, size};
+            g_array_append_val(x.x, one);
+            e->sha256 = extents_sha256(iso, &x, iso->path, NULL);
+            extents_clear(&x);
         }
         g_ptr_array_add(out, e);
     }
@@ -898,6 +916,54 @@ static gboolean add_udf_nodes(MediaIso *iso, IsoDir *parent, const MediaUdfNode 
     return TRUE;
 }
 
+/* How many bytes from block lba make up a boot image that no file holds: what the firmware
+ * loads (load_size sectors, at least one block), and for UEFI the whole FAT image, whose boot
+ * sector gives its size (UEFI firmware reads the FAT file system, whatever the load size says:
+ * Microsoft's media record 1 sector). */
+static guint64 hidden_boot_size(MediaIso *iso, guint64 off, int platform, int load_size)
+{
+    guint64 size = MAX((guint64)MAX(load_size, 0) * 512, (guint64)ISO_BLOCK);
+    guint8 bs[512];
+    if (platform == 0xef && pread_all(iso->fd, bs, sizeof(bs), off) && bs[510] == 0x55 && bs[511] == 0xaa) {
+        guint bytes_per_sector = bs[11] | bs[12] << 8;
+        guint64 sectors = (guint)(bs[19] | bs[20] << 8);
+        if (!sectors)
+            sectors = (guint64)bs[32] | (guint64)bs[33] << 8 | (guint64)bs[34] << 16 | (guint64)bs[35] << 24;
+        if (bytes_per_sector >= 512 && bytes_per_sector <= 4096 && !(bytes_per_sector & (bytes_per_sector - 1)) &&
+            sectors * bytes_per_sector <= (64u << 20))
+            size = MAX(size, sectors * bytes_per_sector);
+    }
+    struct stat st;
+    if (fstat(iso->fd, &st) == 0 && off < (guint64)st.st_size)
+        size = MIN(size, (guint64)st.st_size - off);
+    return size;
+}
+
+/* Image byte offset where a boot image node's data starts, if it has any. */
+static gboolean boot_node_start(IsoFile *f, guint64 *off)
+{
+    const Extents *udf = udf_extents(f);
+    if (udf) {
+        if (!udf->x->len || g_array_index(udf->x, MediaExtent, 0).off == MEDIA_EXTENT_ZERO)
+            return FALSE;
+        *off = g_array_index(udf->x, MediaExtent, 0).off;
+        return TRUE;
+    }
+    struct iso_file_section *sec = NULL;
+    int n = 0;
+    gboolean ok = iso_file_get_old_image_sections(f, &n, &sec, 0) == 1 && n > 0;
+    if (ok)
+        *off = (guint64)sec[0].block * ISO_BLOCK;
+    free(sec);
+    return ok;
+}
+
+/* A boot image in no directory: libisofs' own stand-in (one block), or ours. */
+static gboolean boot_node_hidden(IsoFile *f)
+{
+    return !iso_node_get_parent((IsoNode *)f) || (iso_node_get_hidden((IsoNode *)f) & LIBISO_HIDE_ON_RR);
+}
+
 typedef struct {
     char *path;
     enum eltorito_boot_media_type type;
@@ -905,11 +971,43 @@ typedef struct {
     uint8_t id[28], crit[20];
 } BootCopy;
 
-/* Libisofs imports boot images that no ISO 9660 file holds as hidden one-block files. In a UDF
- * bridge image they are UDF files (same first block): the catalog is rebuilt on those, every
- * entry keeping platform, emulation, load segment and size, bootability, IDs and criteria. When
- * any entry has no such file the catalog stays as imported. */
-static gboolean repoint_boot_images(MediaIso *iso, GHashTable *starts, GError **error)
+/* A file in no directory whose data is written: a boot image that no file holds. */
+static char *add_hidden_boot_file(MediaIso *iso, guint64 off, guint64 size, int index, GError **error)
+{
+    IsoDir *root = iso_image_get_root(iso->image);
+    char *name = NULL;
+    IsoNode *clash = NULL;
+    for (int k = 0; !name || iso_dir_get_node(root, name, &clash) == 1; k++) {
+        g_free(name);
+        name = k ? g_strdup_printf("boot-image-%d.%d.img", index, k) : g_strdup_printf("boot-image-%d.img", index);
+    }
+    Extents x = {g_array_new(FALSE, FALSE, sizeof(MediaExtent)), size};
+    MediaExtent e = {off, size};
+    g_array_append_val(x.x, e);
+    g_autoptr(GArray) no_ranges = g_array_new(FALSE, FALSE, sizeof(MediaRange));
+    IsoStream *s = patch_stream_new(iso, &x, NULL, no_ranges, size);
+    IsoFile *f = NULL;
+    int r = iso_image_add_new_file(iso->image, root, name, s, &f);
+    if (r < 0) {
+        iso_stream_unref(s);
+        set_lib_error(error, r, iso->path, "cannot keep a boot image that no file holds");
+        g_free(name);
+        return NULL;
+    }
+    iso_node_set_hidden((IsoNode *)f, LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET | LIBISO_HIDE_ON_1999 |
+                                          LIBISO_HIDE_ON_HFSPLUS | LIBISO_HIDE_ON_FAT | LIBISO_HIDE_BUT_WRITE);
+    char *path = g_strconcat("/", name, NULL);
+    g_free(name);
+    return path;
+}
+
+/* Libisofs imports a boot image that no file of the tree holds as a hidden one-block file, which
+ * would cut a UEFI FAT image (or a BIOS image loading several blocks) short when written. Each
+ * such entry is moved onto the file of udf_starts (a UDF tree's files by first data byte) that
+ * starts at its block, else onto a file in no directory holding the whole image
+ * (hidden_boot_size). The catalog is then rebuilt with every entry's platform, emulation, load
+ * segment and size, bootability, ID string and selection criteria, and stays hidden. */
+static gboolean keep_boot_images(MediaIso *iso, GHashTable *udf_starts, GError **error)
 {
     int n = 0;
     ElToritoBootImage **boots = NULL;
@@ -920,21 +1018,8 @@ static gboolean repoint_boot_images(MediaIso *iso, GHashTable *starts, GError **
         return TRUE;
     }
     BootCopy *b = g_new0(BootCopy, n);
-    gboolean all = TRUE;
-    for (int i = 0; i < n && all; i++) {
-        struct iso_file_section *sec = NULL;
-        int cnt = 0;
-        all = nodes[i] && iso_file_get_old_image_sections(nodes[i], &cnt, &sec, 0) == 1 && cnt > 0;
-        IsoFile *f = NULL;
-        if (all) {
-            guint64 off = (guint64)sec[0].block * ISO_BLOCK;
-            f = g_hash_table_lookup(starts, &off);
-        }
-        free(sec);
-        all = f != NULL;
-        if (!all)
-            break;
-        b[i].path = iso_tree_get_node_path((IsoNode *)f);
+    gboolean changed = FALSE, ok = TRUE;
+    for (int i = 0; i < n && ok; i++) {
         el_torito_get_boot_media_type(boots[i], &b[i].type);
         b[i].platform = el_torito_get_boot_platform_id(boots[i]);
         b[i].load_seg = el_torito_get_load_seg(boots[i]);
@@ -943,12 +1028,34 @@ static gboolean repoint_boot_images(MediaIso *iso, GHashTable *starts, GError **
         b[i].isolinux = el_torito_get_isolinux_options(boots[i], 0);
         el_torito_get_id_string(boots[i], b[i].id);
         el_torito_get_selection_crit(boots[i], b[i].crit);
-        all = b[i].path != NULL;
+        guint64 off;
+        if (!nodes[i] || !boot_node_start(nodes[i], &off)) {
+            ok = FALSE; /* no data to keep: leave the catalog to libisofs */
+            break;
+        }
+        if (!boot_node_hidden(nodes[i])) {
+            b[i].path = iso_tree_get_node_path((IsoNode *)nodes[i]);
+            continue;
+        }
+        IsoFile *f = udf_starts ? g_hash_table_lookup(udf_starts, &off) : NULL;
+        if (f)
+            b[i].path = iso_tree_get_node_path((IsoNode *)f);
+        else
+            b[i].path = add_hidden_boot_file(iso, off, hidden_boot_size(iso, off, b[i].platform, b[i].load_size), i + 1,
+                                             error);
+        if (!b[i].path) {
+            for (int k = 0; k < n; k++)
+                g_free(b[k].path);
+            g_free(b);
+            free(boots);
+            free(nodes);
+            return FALSE;
+        }
+        changed = TRUE;
     }
     free(boots);
     free(nodes);
-    gboolean ok = TRUE;
-    if (all) {
+    if (ok && changed) {
         static const char *const names[] = {"/boot.catalog", "/boot.cat", "/aero-boot.catalog"};
         const char *cat = NULL;
         for (guint k = 0; k < G_N_ELEMENTS(names) && !cat; k++) {
@@ -976,14 +1083,16 @@ static gboolean repoint_boot_images(MediaIso *iso, GHashTable *starts, GError **
             el_torito_set_selection_crit(e, b[i].crit);
             el_torito_set_isolinux_options(e, b[i].isolinux, 0);
         }
-        /* like Microsoft's media: the catalog is in no directory */
+        /* as on Microsoft's media, the catalog is in no directory */
         if (ok)
             iso_image_set_boot_catalog_hidden(iso->image, LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET |
                                                               LIBISO_HIDE_ON_1999 | LIBISO_HIDE_ON_HFSPLUS |
                                                               LIBISO_HIDE_ON_FAT | LIBISO_HIDE_BUT_WRITE);
+    } else {
+        ok = TRUE; /* nothing to move, or nothing that could be */
     }
     for (int i = 0; i < n; i++)
-        free(b[i].path);
+        g_free(b[i].path);
     g_free(b);
     return ok;
 }
@@ -1024,7 +1133,7 @@ static gboolean use_udf_tree(MediaIso *iso, GError **error)
         }
         GHashTable *starts = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
         set_node_times((IsoNode *)root, (time_t)udf->root->mtime);
-        ok = add_udf_nodes(iso, root, udf->root, "", starts, error) && repoint_boot_images(iso, starts, error);
+        ok = add_udf_nodes(iso, root, udf->root, "", starts, error) && keep_boot_images(iso, starts, error);
         g_hash_table_unref(starts);
         g_hash_table_remove_all(iso->files);
         collect_files(root, iso->files);

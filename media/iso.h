@@ -55,8 +55,9 @@ typedef struct {
     char *platform;  /* "BIOS", "UEFI" or "0xNN" */
     char *emulation; /* "none", "floppy", "hard_disk" */
     guint load_size; /* 512-byte sectors loaded */
-    char *path;      /* the boot image file ('/'-rooted, as stored), NULL if it has no file */
-    char *sha256;    /* of the whole boot image file */
+    char *path;      /* the boot image file ('/'-rooted, as stored), NULL if it is in no directory */
+    char *sha256;    /* of the whole boot image file; in no directory: of the load size, and for
+                      * UEFI of the FAT image its boot sector describes */
 } MediaBootEntry;
 void media_boot_entry_free(MediaBootEntry *e);
 /* The image's boot entries in catalog order (empty when not bootable), or NULL with error. */

@@ -226,9 +226,12 @@ static void check_boot(V *v)
         return;
     }
     const MediaBootEntry *bios = entry_for(got, "BIOS"), *uefi = entry_for(got, "UEFI");
-    check(v, bios && bios->path && !g_ascii_strcasecmp(bios->path, "/boot/etfsboot.com") &&
+    /* the boot file, or (as on media whose boot images are in no directory) data of its own */
+    gboolean bios_hidden = bios && !bios->path;
+    check(v, bios && (bios_hidden ? bios->sha256 != NULL : !g_ascii_strcasecmp(bios->path, "/boot/etfsboot.com")) &&
                  !strcmp(bios->emulation, "none"),
-          "El Torito BIOS entry boots /boot/etfsboot.com without emulation");
+          "El Torito BIOS entry boots %s without emulation",
+          bios_hidden ? "a boot image in no directory" : "/boot/etfsboot.com");
     JsonArray *want = member_arr(v->mf, "el_torito");
     /* without the input's entries to compare with: x64 media carrying efisys.bin boot by UEFI */
     if (!want && media_iso_find(v->iso, "/efi/microsoft/boot/efisys.bin"))

@@ -3,7 +3,8 @@
 # the image is over 3 GiB) against copying the same file, on the same disk, and the ratio.
 #
 #   scripts/bench-media.sh [SIZE_MB] [WORKDIR]
-#   env: BUILD=build dir (default build-media), ROUNDS=3, CLEAN=1 removes WORKDIR at the end
+#   env: BUILD=build dir (default build-media), ROUNDS=3, CLEAN=1 removes WORKDIR at the end,
+#        UDF=1 makes the ISO a UDF bridge image like Microsoft's (files in UDF only)
 #
 # Fairness: every timed run starts with its output deleted and synced (freeing blocks costs
 # time on some disks), reads an input that is already in the page cache (it is read once before
@@ -22,11 +23,13 @@ ROUNDS=${ROUNDS:-3}
 meson compile -C "$BUILD" media/aero-media >/dev/null
 AM=$BUILD/media/aero-media
 mkdir -p "$W"
-ISO=$W/win7-${SIZE_MB}.iso
+KIND=iso9660 MKFLAGS=()
+[ "${UDF:-0}" = 1 ] && KIND=udf MKFLAGS=(--udf-bridge)
+ISO=$W/win7-${SIZE_MB}-$KIND.iso
 if [ ! -f "$ISO" ]; then
-  rm -f "$W"/win7-*.iso # a cached image of another size
-  echo "building a synthetic ${SIZE_MB} MiB Windows-like ISO (random install.wim payload)..." >&2
-  /usr/bin/python3 "$REPO/tests/media/mkwin7.py" iso "$ISO.tmp" --payload-mb "$SIZE_MB" --images 2 >/dev/null
+  rm -f "$W"/win7-*-"$KIND".iso "$W"/win7-[0-9]*[0-9].iso # a cached image of another size
+  echo "building a synthetic ${SIZE_MB} MiB Windows-like ISO ($KIND file tree, random install.wim payload)..." >&2
+  /usr/bin/python3 "$REPO/tests/media/mkwin7.py" iso "$ISO.tmp" --payload-mb "$SIZE_MB" --images 2 "${MKFLAGS[@]}" >/dev/null
   mv "$ISO.tmp" "$ISO"
 fi
 [ -d "$W/drivers" ] || python3 "$REPO/tests/media/fixtures.py" drivers "$W/drivers"
@@ -70,11 +73,11 @@ grep -E '^  .*: 100%' "$W/steps.log" | sed 's/^ */  /' >&2
 "$AM" verify --quiet "$W/out.iso"
 rm -f "$W/out.iso" "$W/out.iso.manifest.json" "$W/copy.iso"
 
-python3 - "$size" "$ROUNDS" "${cp_t[*]}" "${dd_t[*]}" "${am_t[*]}" <<'PY'
+python3 - "$size" "$ROUNDS" "${cp_t[*]}" "${dd_t[*]}" "${am_t[*]}" "$KIND" <<'PY'
 import statistics, sys
 size, rounds = int(sys.argv[1]), int(sys.argv[2])
 cp, dd, am = (statistics.median(map(float, a.split())) for a in sys.argv[3:6])
-print(f"ISO {size} MiB, median of {rounds}: cp --reflink=never {cp:.2f} s, dd bs=4M {dd:.2f} s, "
+print(f"ISO {size} MiB ({sys.argv[6]} file tree), median of {rounds}: cp --reflink=never {cp:.2f} s, dd bs=4M {dd:.2f} s, "
       f"aero-media win7 {am:.2f} s; ratio {am / cp:.2f} vs cp, {am / dd:.2f} vs dd")
 PY
 [ "${CLEAN:-0}" = 1 ] && rm -rf "$W"

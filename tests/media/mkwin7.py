@@ -198,6 +198,50 @@ def blob_after_xml(path):
         f.write(tab)
 
 
+def fat_floppy():
+    """A 1.44 MB image whose boot sector describes a FAT12 file system, like efisys.bin."""
+    bs = bytearray(512)
+    bs[0:3] = b"\xeb\x3c\x90"
+    bs[3:11] = b"MSDOS5.0"
+    struct.pack_into("<HBHBHHBH", bs, 11, 512, 1, 1, 2, 224, 2880, 0xF0, 9)
+    bs[510:512] = b"\x55\xaa"
+    body = bytearray(b"EFISYS" * (1474560 // 6 + 1))[:1474560 - 512]
+    return bytes(bs) + bytes(body)
+
+
+def hide_boot_images(path):
+    """Move every El Torito boot image to a copy in no directory (appended to the image) and
+    give the UEFI entry a load size of 1 sector, as Microsoft's media record it: the boot images
+    are then no file of any tree."""
+    with open(path, "r+b") as f:
+        img = bytearray(f.read())
+        brvd = img[17 * 2048:18 * 2048]
+        assert brvd[1:6] == b"CD001" and brvd[7:30] == b"EL TORITO SPECIFICATION"
+        cat = struct.unpack_from("<I", brvd, 71)[0] * 2048
+        entries, off = [cat + 32], cat + 64
+        while img[off] in (0x90, 0x91):
+            count = struct.unpack_from("<H", img, off + 2)[0]
+            entries += [off + 32 * (k + 1) for k in range(count)]
+            final = img[off] == 0x91
+            off += 32 * (count + 1)
+            if final:
+                break
+        for k, e in enumerate(entries):
+            lba = struct.unpack_from("<I", img, e + 8)[0]
+            start = lba * 2048
+            data = img[start:start + (1474560 if k else 4096)]  # efisys.bin; BIOS: 8 sectors
+            new_lba = len(img) // 2048
+            img += data + bytes(-len(data) % 2048)
+            struct.pack_into("<I", img, e + 8, new_lba)
+            if k:  # the UEFI entry
+                struct.pack_into("<H", img, e + 6, 1)
+        blocks = len(img) // 2048
+        struct.pack_into("<I", img, 16 * 2048 + 80, blocks)
+        struct.pack_into(">I", img, 16 * 2048 + 84, blocks)
+        f.seek(0)
+        f.write(img)
+
+
 def make_iso(a):
     work = a.workdir or tempfile.mkdtemp(prefix="mkwin7-")
     tree = os.path.join(work, "iso")
@@ -210,7 +254,7 @@ def make_iso(a):
         efi = os.path.join(tree, "efi", "microsoft", "boot")
         os.makedirs(efi)
         with open(os.path.join(efi, "efisys.bin"), "wb") as f:
-            f.write(b"EFISYS" * 10923)
+            f.write(fat_floppy())
         make_bcd(os.path.join(efi, "bcd"), default=not a.no_default, loader=not a.no_loader)  # lower case on purpose
     machines = {}
     for spec in a.boot_machine or []:  # "2:0x1c4": boot.wim image 2's kernel32.dll machine type
@@ -269,6 +313,8 @@ def make_iso(a):
         cmd += ["-eltorito-alt-boot", "-e", "efi/microsoft/boot/efisys.bin", "-no-emul-boot"]
     cmd += ["-o", a.out, tree]
     subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL if a.udf_bridge else None)
+    if a.hidden_boot:
+        hide_boot_images(a.out)
     if a.big_file_mb:  # keep the test's disk use down: the ISO's zero blocks become holes
         subprocess.run(["fallocate", "--dig-holes", a.out], check=True)
     if not a.workdir:
@@ -296,6 +342,7 @@ def main():
     ap.add_argument("--blob-after-xml", action="store_true")
     ap.add_argument("--kind", default="system")
     ap.add_argument("--udf-bridge", action="store_true")
+    ap.add_argument("--hidden-boot", action="store_true")
     a = ap.parse_args()
     if a.what == "markers":
         for off in big_markers(int(a.out) << 20):

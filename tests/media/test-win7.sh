@@ -142,6 +142,32 @@ python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["input"]["
   "$T/outu.iso.manifest.json" || fail "UDF media: manifest does not say the files came from UDF"
 pass "UDF bridge media (ISO 9660 tree a stub): files read from UDF, verify passes, both El Torito entries kept on their files, input untouched"
 
+# boot images that no file holds (the catalog points at copies in no directory; UEFI load size 1
+# as on Microsoft's media): libisofs would keep one block of each; the whole images must survive
+bootbytes() { # ISO: "LBA SIZE" per entry (BIOS: 8 sectors; UEFI: the FAT image) -> SHA-256 of each
+  xorriso -indev "$1" -report_el_torito plain 2>/dev/null | awk '/boot img :/ {print $NF}' | {
+    read -r bios; read -r uefi
+    python3 - "$1" "$bios" "$uefi" <<'PY'
+import hashlib, sys
+img = open(sys.argv[1], "rb")
+for lba, size in ((int(sys.argv[2]), 4096), (int(sys.argv[3]), 1474560)):
+    img.seek(lba * 2048)
+    print(hashlib.sha256(img.read(size)).hexdigest())
+PY
+  }
+}
+for kind in iso9660 udf; do
+  flags=(--hidden-boot); [ $kind = udf ] && flags+=(--udf-bridge)
+  mkiso "$T/hid-$kind.iso" --arch x64 --images 1 "${flags[@]}"
+  xorriso -indev "$T/hid-$kind.iso" -report_el_torito plain 2>/dev/null | grep -q 'img path' && fail "fixture: boot images in a directory"
+  "$AM" win7 --quiet --iso "$T/hid-$kind.iso" --drivers "$T/drv" --output "$T/hid-$kind-out.iso"
+  "$AM" verify --quiet "$T/hid-$kind-out.iso" || fail "$kind media with hidden boot images: verify failed"
+  diff <(eltorito "$T/hid-$kind.iso") <(eltorito "$T/hid-$kind-out.iso") || fail "$kind: El Torito entries changed"
+  diff <(bootbytes "$T/hid-$kind.iso") <(bootbytes "$T/hid-$kind-out.iso") || fail "$kind: hidden boot images cut or changed"
+  [ "$(xorriso -indev "$T/hid-$kind-out.iso" -find / -name 'boot-image-*' 2>/dev/null)" = "" ] || fail "$kind: boot image copies visible in the tree"
+done
+pass "boot images in no directory (ISO 9660 and UDF media, UEFI load size 1): kept whole (4 KiB BIOS, 1.44 MB FAT image), still in no directory"
+
 "$AM" win7 --quiet --iso "$T/x86.iso" --drivers "$T/drv" --output "$T/out86.iso" --cert "$T/cert.der" \
   --signing nointegritychecks --unattend full --product-key AAAAA-BBBBB-CCCCC-DDDDD-EEEEE
 "$AM" verify --quiet "$T/out86.iso" || fail "verify failed on x86"
