@@ -303,7 +303,7 @@ def make_iso(a):
             f.write(b'This disc contains a "UDF" file system and requires an operating system\r\n'
                     b'that supports the ISO-13346 "UDF" file system specification.\r\n')
         hide = [x for n in sorted(os.listdir(tree)) if n != "README.TXT" for x in ("-hide", n)]
-        cmd = ["genisoimage", "-quiet", "-udf", "-iso-level", "3", "-V", "GRMCULFRER_EN_DVD", *hide,
+        cmd = ["genisoimage", "-quiet", "-udf", "-allow-limited-size", "-iso-level", "3", "-V", "GRMCULFRER_EN_DVD", *hide,
                "-hide", "boot.catalog", "-c", "boot.catalog",
                "-b", "boot/etfsboot.com", "-no-emul-boot", "-boot-load-size", "8"]
     else:
