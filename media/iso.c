@@ -185,6 +185,16 @@ static guint64 hidden_boot_size(MediaIso *iso, guint64 off, int platform, int lo
 static gboolean boot_node_start(IsoFile *f, guint64 *off);
 static gboolean boot_node_hidden(IsoFile *f);
 
+/* In no directory of any tree, but written: boot images that no file holds (keep_boot_images). */
+#define IN_NO_DIRECTORY (LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET | LIBISO_HIDE_ON_1999 | LIBISO_HIDE_ON_HFSPLUS | \
+                         LIBISO_HIDE_ON_FAT | LIBISO_HIDE_BUT_WRITE)
+
+/* A regular file that a directory lists (not a boot image kept in no directory). */
+static gboolean listed_file(IsoNode *n)
+{
+    return iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR);
+}
+
 static void collect_files(IsoDir *dir, GHashTable *files)
 {
     IsoDirIter *it = NULL;
@@ -194,8 +204,8 @@ static void collect_files(IsoDir *dir, GHashTable *files)
     while (iso_dir_iter_next(it, &n) == 1) {
         if (iso_node_get_type(n) == LIBISO_DIR) {
             collect_files((IsoDir *)n, files);
-        } else if (iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR)) {
-            char *p = iso_tree_get_node_path(n); /* (hidden: a boot image in no directory) */
+        } else if (listed_file(n)) {
+            char *p = iso_tree_get_node_path(n);
             if (p) {
                 g_hash_table_insert(files, g_utf8_strdown(p, -1), g_strdup(p));
                 free(p);
@@ -563,7 +573,7 @@ static guint64 tree_bytes(IsoDir *dir)
     while (iso_dir_iter_next(it, &n) == 1) {
         if (iso_node_get_type(n) == LIBISO_DIR)
             total += tree_bytes((IsoDir *)n);
-        else if (iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR))
+        else if (listed_file(n))
             total += (guint64)iso_file_get_size((IsoFile *)n);
     }
     iso_dir_iter_free(it);
@@ -586,7 +596,7 @@ static gboolean extract_dir(MediaIso *iso, IsoDir *dir, const char *dest, MediaP
         g_autofree char *to = g_build_filename(dest, iso_node_get_name(n), NULL);
         if (iso_node_get_type(n) == LIBISO_DIR) {
             ok = extract_dir(iso, (IsoDir *)n, to, p, done, error);
-        } else if (iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR)) {
+        } else if (listed_file(n)) {
             char *path = iso_tree_get_node_path(n);
             Extents x;
             ok = path && extents_of(iso, path, &x, error);
@@ -961,7 +971,7 @@ static gboolean boot_node_start(IsoFile *f, guint64 *off)
 /* A boot image in no directory: libisofs' own stand-in (one block), or ours. */
 static gboolean boot_node_hidden(IsoFile *f)
 {
-    return !iso_node_get_parent((IsoNode *)f) || (iso_node_get_hidden((IsoNode *)f) & LIBISO_HIDE_ON_RR);
+    return !iso_node_get_parent((IsoNode *)f) || !listed_file((IsoNode *)f);
 }
 
 typedef struct {
@@ -994,19 +1004,59 @@ static char *add_hidden_boot_file(MediaIso *iso, guint64 off, guint64 size, int 
         g_free(name);
         return NULL;
     }
-    iso_node_set_hidden((IsoNode *)f, LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET | LIBISO_HIDE_ON_1999 |
-                                          LIBISO_HIDE_ON_HFSPLUS | LIBISO_HIDE_ON_FAT | LIBISO_HIDE_BUT_WRITE);
+    iso_node_set_hidden((IsoNode *)f, IN_NO_DIRECTORY);
     char *path = g_strconcat("/", name, NULL);
     g_free(name);
     return path;
+}
+
+static char *node_path(IsoNode *n)
+{
+    char *p = iso_tree_get_node_path(n);
+    char *copy = g_strdup(p);
+    free(p);
+    return copy;
+}
+
+/* A new catalog on the entries' files, every entry as it was; like the input's (and Microsoft's
+ * media), it is in no directory. */
+static gboolean rebuild_catalog(MediaIso *iso, BootCopy *b, int n, GError **error)
+{
+    static const char *const names[] = {"/boot.catalog", "/boot.cat", "/aero-boot.catalog"};
+    const char *cat = NULL;
+    for (guint k = 0; k < G_N_ELEMENTS(names) && !cat; k++) {
+        IsoNode *x = NULL;
+        if (iso_image_path_to_node(iso->image, names[k], &x) != 1)
+            cat = names[k];
+    }
+    iso_image_remove_boot_image(iso->image);
+    for (int i = 0; i < n; i++) {
+        ElToritoBootImage *e = NULL;
+        int r = i == 0 ? iso_image_set_boot_image(iso->image, b[i].path, b[i].type, cat, &e)
+                       : iso_image_add_boot_image(iso->image, b[i].path, b[i].type, 0, &e);
+        if (r < 0) {
+            g_autofree char *where = g_strdup_printf("%s:%s", iso->path, b[i].path);
+            set_lib_error(error, r, where, "cannot keep it as El Torito boot image");
+            return FALSE;
+        }
+        el_torito_set_boot_platform_id(e, (uint8_t)b[i].platform);
+        el_torito_set_load_seg(e, (short)b[i].load_seg);
+        el_torito_set_load_size(e, (short)b[i].load_size);
+        if (!b[i].bootable)
+            el_torito_set_no_bootable(e);
+        el_torito_set_id_string(e, b[i].id);
+        el_torito_set_selection_crit(e, b[i].crit);
+        el_torito_set_isolinux_options(e, b[i].isolinux, 0);
+    }
+    iso_image_set_boot_catalog_hidden(iso->image, IN_NO_DIRECTORY);
+    return TRUE;
 }
 
 /* Libisofs imports a boot image that no file of the tree holds as a hidden one-block file, which
  * would cut a UEFI FAT image (or a BIOS image loading several blocks) short when written. Each
  * such entry is moved onto the file of udf_starts (a UDF tree's files by first data byte) that
  * starts at its block, else onto a file in no directory holding the whole image
- * (hidden_boot_size). The catalog is then rebuilt with every entry's platform, emulation, load
- * segment and size, bootability, ID string and selection criteria, and stays hidden. */
+ * (hidden_boot_size), and the catalog is rebuilt on them. */
 static gboolean keep_boot_images(MediaIso *iso, GHashTable *udf_starts, GError **error)
 {
     int n = 0;
@@ -1018,8 +1068,8 @@ static gboolean keep_boot_images(MediaIso *iso, GHashTable *udf_starts, GError *
         return TRUE;
     }
     BootCopy *b = g_new0(BootCopy, n);
-    gboolean changed = FALSE, ok = TRUE;
-    for (int i = 0; i < n && ok; i++) {
+    gboolean moved = FALSE, keepable = TRUE, ok = TRUE;
+    for (int i = 0; i < n && keepable && ok; i++) {
         el_torito_get_boot_media_type(boots[i], &b[i].type);
         b[i].platform = el_torito_get_boot_platform_id(boots[i]);
         b[i].load_seg = el_torito_get_load_seg(boots[i]);
@@ -1029,68 +1079,24 @@ static gboolean keep_boot_images(MediaIso *iso, GHashTable *udf_starts, GError *
         el_torito_get_id_string(boots[i], b[i].id);
         el_torito_get_selection_crit(boots[i], b[i].crit);
         guint64 off;
-        if (!nodes[i] || !boot_node_start(nodes[i], &off)) {
-            ok = FALSE; /* no data to keep: leave the catalog to libisofs */
+        keepable = nodes[i] && boot_node_start(nodes[i], &off); /* else no data: libisofs keeps the catalog */
+        if (!keepable)
             break;
-        }
         if (!boot_node_hidden(nodes[i])) {
-            b[i].path = iso_tree_get_node_path((IsoNode *)nodes[i]);
+            b[i].path = node_path((IsoNode *)nodes[i]);
             continue;
         }
         IsoFile *f = udf_starts ? g_hash_table_lookup(udf_starts, &off) : NULL;
-        if (f)
-            b[i].path = iso_tree_get_node_path((IsoNode *)f);
-        else
-            b[i].path = add_hidden_boot_file(iso, off, hidden_boot_size(iso, off, b[i].platform, b[i].load_size), i + 1,
-                                             error);
-        if (!b[i].path) {
-            for (int k = 0; k < n; k++)
-                g_free(b[k].path);
-            g_free(b);
-            free(boots);
-            free(nodes);
-            return FALSE;
-        }
-        changed = TRUE;
+        b[i].path = f ? node_path((IsoNode *)f)
+                      : add_hidden_boot_file(iso, off, hidden_boot_size(iso, off, b[i].platform, b[i].load_size),
+                                             i + 1, error);
+        ok = b[i].path != NULL;
+        moved = TRUE;
     }
     free(boots);
     free(nodes);
-    if (ok && changed) {
-        static const char *const names[] = {"/boot.catalog", "/boot.cat", "/aero-boot.catalog"};
-        const char *cat = NULL;
-        for (guint k = 0; k < G_N_ELEMENTS(names) && !cat; k++) {
-            IsoNode *x = NULL;
-            if (iso_image_path_to_node(iso->image, names[k], &x) != 1)
-                cat = names[k];
-        }
-        iso_image_remove_boot_image(iso->image);
-        for (int i = 0; i < n && ok; i++) {
-            ElToritoBootImage *e = NULL;
-            int r = i == 0 ? iso_image_set_boot_image(iso->image, b[i].path, b[i].type, cat, &e)
-                           : iso_image_add_boot_image(iso->image, b[i].path, b[i].type, 0, &e);
-            if (r < 0) {
-                g_autofree char *where = g_strdup_printf("%s:%s", iso->path, b[i].path);
-                set_lib_error(error, r, where, "cannot keep it as El Torito boot image");
-                ok = FALSE;
-                break;
-            }
-            el_torito_set_boot_platform_id(e, (uint8_t)b[i].platform);
-            el_torito_set_load_seg(e, (short)b[i].load_seg);
-            el_torito_set_load_size(e, (short)b[i].load_size);
-            if (!b[i].bootable)
-                el_torito_set_no_bootable(e);
-            el_torito_set_id_string(e, b[i].id);
-            el_torito_set_selection_crit(e, b[i].crit);
-            el_torito_set_isolinux_options(e, b[i].isolinux, 0);
-        }
-        /* as on Microsoft's media, the catalog is in no directory */
-        if (ok)
-            iso_image_set_boot_catalog_hidden(iso->image, LIBISO_HIDE_ON_RR | LIBISO_HIDE_ON_JOLIET |
-                                                              LIBISO_HIDE_ON_1999 | LIBISO_HIDE_ON_HFSPLUS |
-                                                              LIBISO_HIDE_ON_FAT | LIBISO_HIDE_BUT_WRITE);
-    } else {
-        ok = TRUE; /* nothing to move, or nothing that could be */
-    }
+    if (ok && keepable && moved)
+        ok = rebuild_catalog(iso, b, n, error);
     for (int i = 0; i < n; i++)
         g_free(b[i].path);
     g_free(b);
