@@ -852,6 +852,7 @@ static IsoStreamIface patch_class = {
     .update_size = patch_update_size, .get_input_stream = patch_input,
 };
 
+/* Takes old. With disk_path and ranges NULL it is a file of the input read through its extents. */
 static IsoStream *patch_stream_new(MediaIso *iso, const Extents *old, const char *disk_path,
                                    const GArray *ranges, guint64 size)
 {
@@ -860,8 +861,9 @@ static IsoStream *patch_stream_new(MediaIso *iso, const Extents *old, const char
     d->old = *old;
     d->disk_path = g_strdup(disk_path);
     d->fd = -1;
-    d->ranges = g_array_sized_new(FALSE, FALSE, sizeof(MediaRange), ranges->len);
-    g_array_append_vals(d->ranges, ranges->data, ranges->len);
+    d->ranges = g_array_sized_new(FALSE, FALSE, sizeof(MediaRange), ranges ? ranges->len : 0);
+    if (ranges)
+        g_array_append_vals(d->ranges, ranges->data, ranges->len);
     d->size = size;
     d->ino = serial_id++;
     IsoStream *s = calloc(1, sizeof(*s)); /* libisofs frees streams with free() */
@@ -893,7 +895,6 @@ static void set_node_times(IsoNode *n, time_t t)
 static gboolean add_udf_nodes(MediaIso *iso, IsoDir *parent, const MediaUdfNode *dir, const char *path,
                               GHashTable *starts, GError **error)
 {
-    g_autoptr(GArray) no_ranges = g_array_new(FALSE, FALSE, sizeof(MediaRange)); /* nothing patched */
     for (guint i = 0; i < dir->children->len; i++) {
         const MediaUdfNode *c = g_ptr_array_index(dir->children, i);
         g_autofree char *p = g_strconcat(path, "/", c->name, NULL);
@@ -903,7 +904,7 @@ static gboolean add_udf_nodes(MediaIso *iso, IsoDir *parent, const MediaUdfNode 
             r = iso_image_add_new_dir(iso->image, parent, c->name, (IsoDir **)&node);
         } else {
             Extents x = {g_array_copy(c->extents), c->size};
-            IsoStream *s = patch_stream_new(iso, &x, NULL, no_ranges, c->size);
+            IsoStream *s = patch_stream_new(iso, &x, NULL, NULL, c->size);
             r = iso_image_add_new_file(iso->image, parent, c->name, s, (IsoFile **)&node);
             if (r < 0)
                 iso_stream_unref(s);
@@ -994,8 +995,7 @@ static char *add_hidden_boot_file(MediaIso *iso, guint64 off, guint64 size, int 
     Extents x = {g_array_new(FALSE, FALSE, sizeof(MediaExtent)), size};
     MediaExtent e = {off, size};
     g_array_append_val(x.x, e);
-    g_autoptr(GArray) no_ranges = g_array_new(FALSE, FALSE, sizeof(MediaRange));
-    IsoStream *s = patch_stream_new(iso, &x, NULL, no_ranges, size);
+    IsoStream *s = patch_stream_new(iso, &x, NULL, NULL, size);
     IsoFile *f = NULL;
     int r = iso_image_add_new_file(iso->image, root, name, s, &f);
     if (r < 0) {
