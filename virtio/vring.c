@@ -128,8 +128,15 @@ static bool refresh_avail(struct aero_vq *vq)
         return false;
     }
     if ((uint16_t)(idx - vq->last_avail) > vq->size) {
-        aero_vdev_fail(vq->vdev, vq->index, "queue %u: avail.idx %u is %u entries ahead (size %u)",
-                       vq->index, idx, (uint16_t)(idx - vq->last_avail), vq->size);
+        /* What the driver could have seen: used.idx as published and as guest memory holds it
+         * (they differ only if something else wrote there). */
+        uint16_t in_memory = 0;
+        bool readable = read_u16(vq, used_idx_addr(vq), &in_memory);
+        aero_vdev_fail(vq->vdev, vq->index,
+                       "queue %u: avail.idx %u is %u entries ahead (size %u; %u consumed, used.idx %u "
+                       "published, %u%s in guest memory)",
+                       vq->index, idx, (uint16_t)(idx - vq->last_avail), vq->size, vq->last_avail,
+                       vq->used_idx, in_memory, readable ? "" : " (unreadable)");
         return false;
     }
     vq->shadow_avail = idx;

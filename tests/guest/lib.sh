@@ -23,6 +23,11 @@ aero_quiet() { [ "${AERO_QUIET:-}" = 1 ] || [ "${CI:-}" = true ]; }
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 fail() {
   echo "FAIL: $*" >&2
+  # what the devices reported as guest errors (NEEDS_RESET reasons) explains most failures
+  local f
+  for f in "${AERO_TEST_DIR:-/nonexistent}"/*/qemu-guest-errors.log; do
+    [ -s "$f" ] && { echo "  guest errors ($f):" >&2; tail -n 5 "$f" | sed 's/^/    /' >&2; }
+  done
   exit 1
 }
 
