@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the patched QEMU: Debian bookworm's QEMU 7.2 source (apt-get source qemu=1:7.2+dfsg-*,
-# the newest such version apt offers, Debian patches applied) + qemu-patches/*.patch + our
-# library (installed into build/prefix, linked through pkg-config).
+# the newest such version apt offers, Debian patches applied) + the glue in qemu-patches/hw/aero/
+# (plain source files, copied into the tree) + qemu-patches/*.patch (only what must touch QEMU's
+# own files) + our library (installed into build/prefix, linked through pkg-config).
 # Result: build/qemu/qemu-system-x86_64.
 #
 #   scripts/build-qemu.sh [--source DIR] [--quiet]
@@ -187,8 +188,13 @@ debian_version=""
 # ---- cache keys ---------------------------------------------------------------------------------
 shopt -s nullglob
 patches=("$REPO"/qemu-patches/*.patch)
-patch_hash=$( { echo "$qemu_version $debian_version $pristine ${CONFIGURE_FLAGS[*]}"; cat "${patches[@]}" /dev/null; } | sha)
-bin_key=$( { echo "$patch_hash $lib_hash"; cat "$0"; } | sha)
+glue=("$REPO"/qemu-patches/hw/aero/*)
+# The work tree is keyed on what configure sees (QEMU, the patches, the glue's file list and
+# build files); glue source edits only recompile.
+patch_hash=$( { echo "$qemu_version $debian_version $pristine ${CONFIGURE_FLAGS[*]}";
+  cat "${patches[@]}" /dev/null; (cd "$REPO/qemu-patches" && ls hw/aero && cat hw/aero/meson.build hw/aero/Kconfig); } | sha)
+glue_hash=$(cat "${glue[@]}" | sha)
+bin_key=$( { echo "$patch_hash $glue_hash $lib_hash"; cat "$0"; } | sha)
 if [ -x "$OUT/qemu-system-x86_64" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$bin_key" ]; then
   log "up to date: build/qemu/qemu-system-x86_64 (QEMU $qemu_version $debian_version)"
   exit 0
@@ -205,12 +211,18 @@ if [ "$(cat "$WORK/.stamp" 2>/dev/null)" != "$patch_hash" ]; then
     patch -d "$WORK/src" -p1 --batch --forward --quiet <"$p" ||
       die "$(basename "$p") does not apply to QEMU $qemu_version"
   done
+  mkdir -p "$WORK/src/hw/aero"
+  cp "${glue[@]}" "$WORK/src/hw/aero/"
   mkdir -p "$WORK/build"
   log "configuring"
   (cd "$WORK/build" && run configure ../src/configure "${CONFIGURE_FLAGS[@]}")
   echo "$patch_hash" >"$WORK/.stamp"
 fi
 
+# The glue as it is now; only changed files are copied, so ninja recompiles just those.
+for f in "${glue[@]}"; do
+  cmp -s "$f" "$WORK/src/hw/aero/$(basename "$f")" || cp "$f" "$WORK/src/hw/aero/"
+done
 # The library is linked statically and ninja does not track it: force the final link.
 rm -f "$WORK/build/qemu-system-x86_64"
 log "compiling qemu-system-x86_64 (about 2 minutes on 2 cores the first time)"

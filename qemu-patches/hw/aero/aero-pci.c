@@ -1,0 +1,302 @@
+/*
+ * AERO-W7-VIRTIO PCI glue shared by the aero-virtio-* devices (see aero-pci.h). No device
+ * behaviour lives here: every BAR0 access goes to the aero-virtio library.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/rcu.h"
+#include "exec/memory.h"
+#include "qapi/error.h"
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pci_bus.h"
+#include "hw/pci/pcie.h"
+#include "aero-pci.h"
+
+/*
+ * DMA reaches guest RAM only (the library's host contract): not ROM, ROM devices, ram_device
+ * regions or MMIO. The range is copied one translated piece at a time, each piece checked right
+ * before it is copied, so nothing a copy changes (e.g. IOMMU page tables living in guest RAM)
+ * can redirect a later piece of the same transfer to MMIO.
+ */
+static int aero_dma_rw(AeroPCIState *st, uint64_t gpa, void *buf, size_t len, bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(st->dev);
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        hwaddr xlat, plen = len;
+        bool ram;
+        MemTxResult r;
+
+        WITH_RCU_READ_LOCK_GUARD() {
+            MemoryRegion *mr = address_space_translate(as, gpa, &xlat, &plen, is_write,
+                                                       MEMTXATTRS_UNSPECIFIED);
+            ram = plen > 0 && memory_region_is_ram(mr) && !memory_region_is_ram_device(mr) &&
+                  !mr->readonly;
+        }
+        if (!ram) {
+            qemu_log_mask(LOG_GUEST_ERROR, "%s: DMA %s of 0x%" PRIx64 "+0x%zx refused: "
+                          "not guest RAM\n", object_get_typename(OBJECT(st->dev)),
+                          is_write ? "write" : "read", gpa, len);
+            return -1;
+        }
+        plen = MIN(plen, len);
+        r = is_write ? pci_dma_write(st->dev, gpa, p, plen) : pci_dma_read(st->dev, gpa, p, plen);
+        if (r != MEMTX_OK) {
+            return -1;
+        }
+        gpa += plen;
+        p += plen;
+        len -= plen;
+    }
+    return 0;
+}
+
+static int aero_dma_read(void *opaque, uint64_t gpa, void *buf, size_t len)
+{
+    return aero_dma_rw(opaque, gpa, buf, len, false);
+}
+
+static int aero_dma_write(void *opaque, uint64_t gpa, const void *buf, size_t len)
+{
+    return aero_dma_rw(opaque, gpa, (void *)buf, len, true);
+}
+
+static void aero_set_intx(void *opaque, int level)
+{
+    AeroPCIState *st = opaque;
+    pci_set_irq(st->dev, level);
+}
+
+static bool aero_msix_enabled(void *opaque)
+{
+    AeroPCIState *st = opaque;
+    return msix_enabled(st->dev);
+}
+
+static void aero_msix_notify(void *opaque, uint16_t vector)
+{
+    AeroPCIState *st = opaque;
+    msix_notify(st->dev, vector);
+}
+
+static void aero_log_guest_error(void *opaque, const char *msg)
+{
+    AeroPCIState *st = opaque;
+    qemu_log_mask(LOG_GUEST_ERROR, "%s: %s\n", object_get_typename(OBJECT(st->dev)), msg);
+}
+
+static void aero_schedule(void *opaque)
+{
+    AeroPCIState *st = opaque;
+    qemu_bh_schedule(st->bh);
+}
+
+static void aero_pci_bh(void *opaque)
+{
+    AeroPCIState *st = opaque;
+    if (st->vdev) {
+        aero_vdev_run_pending(st->vdev);
+    }
+}
+
+const struct aero_host_ops aero_pci_host_ops = {
+    .dma_read = aero_dma_read,
+    .dma_write = aero_dma_write,
+    .set_intx = aero_set_intx,
+    .msix_enabled = aero_msix_enabled,
+    .msix_notify = aero_msix_notify,
+    .log_guest_error = aero_log_guest_error,
+    .schedule = aero_schedule,
+};
+
+static uint64_t aero_bar_read(void *opaque, hwaddr addr, unsigned size)
+{
+    AeroPCIState *st = opaque;
+    return st->vdev ? aero_vdev_bar0_read(st->vdev, addr, size) : 0;
+}
+
+static void aero_check_driver_ok(AeroPCIState *st)
+{
+    bool ok = st->vdev && aero_vdev_driver_ok(st->vdev);
+
+    if (ok != st->driver_ok) {
+        st->driver_ok = ok;
+        if (st->driver_ok_changed) {
+            st->driver_ok_changed(st->hook_opaque, ok);
+        }
+    }
+}
+
+static void aero_bar_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
+{
+    AeroPCIState *st = opaque;
+    if (st->vdev) {
+        aero_vdev_bar0_write(st->vdev, addr, val, size);
+        aero_check_driver_ok(st);
+    }
+}
+
+void aero_pci_reset(AeroPCIState *st)
+{
+    if (st->dev && pci_is_express(st->dev)) {
+        pcie_cap_deverr_reset(st->dev);
+        pcie_cap_lnkctl_reset(st->dev);
+        pci_set_word(st->dev->config + AERO_CAP_PM_OFF + PCI_PM_CTRL, 0);
+    }
+    if (st->vdev) {
+        aero_vdev_reset(st->vdev);
+        aero_check_driver_ok(st);
+    }
+}
+
+static const MemoryRegionOps aero_bar_ops = {
+    .read = aero_bar_read,
+    .write = aero_bar_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = { .min_access_size = 1, .max_access_size = 8 },
+    .impl = { .min_access_size = 1, .max_access_size = 8 },
+};
+
+void aero_pci_instance_init(PCIDevice *pci)
+{
+    /*
+     * The types implement both the conventional and the Express interface, for which QEMU
+     * leaves QEMU_PCI_CAP_EXPRESS to the device. Set it before the PCI core allocates config
+     * space (4 KiB); aero_pci_prepare() clears it again unless the bus is behind a PCIe port.
+     */
+    pci->cap_present |= QEMU_PCI_CAP_EXPRESS;
+}
+
+static bool aero_pci_on_express_port(PCIDevice *pci)
+{
+    PCIBus *bus = pci_get_bus(pci);
+
+    return pci_bus_is_express(bus) && !pci_bus_is_root(bus);
+}
+
+/* Express endpoint + PM capabilities at fixed offsets after the contract's capabilities. */
+static bool aero_pci_add_express_caps(PCIDevice *pci, Error **errp)
+{
+    int pos;
+
+    /* Behind a port (never on a root bus), so this is a plain Express endpoint. */
+    pos = pcie_endpoint_cap_init(pci, AERO_CAP_PCIE_OFF);
+    if (pos < 0) {
+        error_setg(errp, "cannot add the PCI Express capability at 0x%x", AERO_CAP_PCIE_OFF);
+        return false;
+    }
+    pcie_cap_deverr_init(pci);
+    pcie_cap_lnkctl_init(pci);
+    pos = pci_add_capability(pci, PCI_CAP_ID_PM, AERO_CAP_PM_OFF, PCI_PM_SIZEOF, errp);
+    if (pos < 0) {
+        return false;
+    }
+    pci->exp.pm_cap = pos;
+    /* PM interface spec 1.2, D0 and D3hot only; the state field is writable as in virtio-pci. */
+    pci_set_word(pci->config + pos + PCI_PM_PMC, 0x3);
+    pci_set_word(pci->wmask + pos + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK);
+    return true;
+}
+
+bool aero_pci_prepare(PCIDevice *pci, AeroPCIState *st, const char *name, uint16_t vectors,
+                      Error **errp)
+{
+    Error *err = NULL;
+
+    if (!aero_pci_on_express_port(pci)) {
+        /* Conventional PCI (or a PCIe root bus): 256-byte config space, no Express caps. */
+        pci->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
+    }
+
+    st->dev = pci;
+    st->vdev = NULL;
+    st->vectors = 0;
+    st->driver_ok = false;
+    st->bh = qemu_bh_new_guarded(aero_pci_bh, st, &DEVICE(pci)->mem_reentrancy_guard);
+    /* One 16 KiB BAR0; the MSI-X table and PBA are subregions that take precedence. */
+    memory_region_init_io(&st->bar, OBJECT(pci), &aero_bar_ops, st, name, AERO_BAR0_SIZE);
+    if (vectors == 0) {
+        return true;
+    }
+    if (msix_init(pci, vectors, &st->bar, 0, AERO_BAR0_MSIX_TABLE, &st->bar, 0,
+                  aero_msix_pba_offset(vectors), AERO_CAP_MSIX_OFF, &err) < 0) {
+        if (!msi_nonbroken) {
+            /* Platform without MSI: INTx only, which the contract requires anyway. */
+            error_free(err);
+            return true;
+        }
+        error_propagate(errp, err);
+        qemu_bh_delete(st->bh);
+        st->bh = NULL;
+        return false;
+    }
+    for (uint16_t v = 0; v < vectors; v++) {
+        msix_vector_use(pci, v);
+    }
+    st->vectors = vectors;
+    return true;
+}
+
+bool aero_pci_install(PCIDevice *pci, AeroPCIState *st, struct aero_vdev *vdev, Error **errp)
+{
+    const struct aero_pci_identity *id = aero_vdev_identity(vdev);
+    struct aero_pci_cap caps[8];
+    size_t n = aero_vdev_pci_caps(vdev, caps, ARRAY_SIZE(caps));
+    uint8_t *cfg = pci->config;
+
+    st->vdev = vdev;
+    pci_config_set_vendor_id(cfg, id->vendor_id);
+    pci_config_set_device_id(cfg, id->device_id);
+    pci_config_set_revision(cfg, id->revision);
+    pci_config_set_prog_interface(cfg, id->class_code & 0xff);
+    pci_config_set_class(cfg, id->class_code >> 8);
+    pci_set_word(cfg + PCI_SUBSYSTEM_VENDOR_ID, id->subsystem_vendor_id);
+    pci_set_word(cfg + PCI_SUBSYSTEM_ID, id->subsystem_id);
+    pci_config_set_interrupt_pin(cfg, id->interrupt_pin);
+
+    for (size_t i = 0; i < n; i++) {
+        int pos = pci_add_capability(pci, caps[i].bytes[0], caps[i].offset, caps[i].len, errp);
+        if (pos < 0) {
+            return false;
+        }
+        memcpy(cfg + pos + 2, caps[i].bytes + 2, caps[i].len - 2);
+    }
+    if (pci_is_express(pci) && !aero_pci_add_express_caps(pci, errp)) {
+        return false;
+    }
+    pci_register_bar(pci, 0, PCI_BASE_ADDRESS_SPACE_MEMORY | PCI_BASE_ADDRESS_MEM_TYPE_64,
+                     &st->bar);
+    return true;
+}
+
+void aero_pci_uninstall(PCIDevice *pci, AeroPCIState *st)
+{
+    if (st->bh) {
+        qemu_bh_delete(st->bh);
+        st->bh = NULL;
+    }
+    if (st->vectors) {
+        msix_uninit(pci, &st->bar, &st->bar);
+        st->vectors = 0;
+    }
+    st->vdev = NULL;
+}
+
+char *aero_pci_stats(AeroPCIState *st)
+{
+    char *s, *r;
+
+    if (!st->vdev) {
+        return g_strdup("");
+    }
+    s = aero_vdev_stats_string(st->vdev);
+    r = g_strdup(s ? s : "");
+    free(s);
+    return r;
+}

@@ -1,0 +1,220 @@
+/*
+ * aero-virtio-net-pci: QEMU glue for the AERO-W7-VIRTIO network device. Frame handling lives in
+ * the aero-virtio library; this file connects it to QEMU's NIC layer (any -netdev backend) and
+ * to PCI. Backpressure: when the guest has no RX buffers the library refuses the frame, QEMU
+ * queues it, and the library's rx_ready callback flushes the queue once buffers arrive.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qemu/module.h"
+#include "qapi/error.h"
+#include "hw/pci/pci.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "net/net.h"
+#include "sysemu/sysemu.h"
+#include "aero-pci.h"
+#include "aero_net.h"
+
+#define TYPE_AERO_VIRTIO_NET_PCI "aero-virtio-net-pci"
+OBJECT_DECLARE_SIMPLE_TYPE(AeroVirtioNetPCI, AERO_VIRTIO_NET_PCI)
+
+struct AeroVirtioNetPCI {
+    PCIDevice parent_obj;
+    AeroPCIState pci;
+    NICConf nic_conf;
+    NICState *nic;
+    bool event_idx;
+    uint32_t header_len;
+    uint32_t vectors;
+    struct aero_net *net;
+};
+
+static void aero_net_transmit(void *opaque, const uint8_t *frame, size_t len)
+{
+    AeroVirtioNetPCI *s = opaque;
+
+    qemu_send_packet(qemu_get_queue(s->nic), frame, len);
+}
+
+static void aero_net_rx_ready(void *opaque)
+{
+    AeroVirtioNetPCI *s = opaque;
+
+    qemu_flush_queued_packets(qemu_get_queue(s->nic));
+}
+
+static const struct aero_net_backend_ops aero_net_backend = {
+    .transmit = aero_net_transmit,
+    .rx_ready = aero_net_rx_ready,
+};
+
+static bool aero_net_nc_can_receive(NetClientState *nc)
+{
+    AeroVirtioNetPCI *s = qemu_get_nic_opaque(nc);
+
+    return s->net && aero_net_can_receive(s->net);
+}
+
+static ssize_t aero_net_nc_receive(NetClientState *nc, const uint8_t *buf, size_t size)
+{
+    AeroVirtioNetPCI *s = qemu_get_nic_opaque(nc);
+
+    return s->net ? aero_net_receive(s->net, buf, size) : (ssize_t)size;
+}
+
+static void aero_net_nc_link_status_changed(NetClientState *nc)
+{
+    AeroVirtioNetPCI *s = qemu_get_nic_opaque(nc);
+
+    if (s->net) {
+        aero_net_set_link(s->net, !nc->link_down);
+    }
+}
+
+static NetClientInfo aero_net_info = {
+    .type = NET_CLIENT_DRIVER_NIC,
+    .size = sizeof(NICState),
+    .can_receive = aero_net_nc_can_receive,
+    .receive = aero_net_nc_receive,
+    .link_status_changed = aero_net_nc_link_status_changed,
+};
+
+static void aero_virtio_net_realize(PCIDevice *pci, Error **errp)
+{
+    AeroVirtioNetPCI *s = AERO_VIRTIO_NET_PCI(pci);
+    DeviceState *dev = DEVICE(pci);
+    struct aero_net_params np = { 0 };
+
+    if (s->header_len != 10 && s->header_len != 12) {
+        error_setg(errp, "header-len must be 10 (contract, Aero Win7 driver) or 12 "
+                   "(virtio 1.x: Linux, virtio-win NetKVM)");
+        return;
+    }
+    if (s->vectors != 0 && s->vectors != 3) {
+        error_setg(errp, "vectors must be 0 (INTx only) or 3 (config + rxq + txq)");
+        return;
+    }
+    qemu_macaddr_default_if_unset(&s->nic_conf.macaddr);
+    if (!aero_pci_prepare(pci, &s->pci, "aero-virtio-net-bar0", s->vectors, errp)) {
+        return;
+    }
+    memcpy(np.mac, s->nic_conf.macaddr.a, sizeof(np.mac));
+    np.event_idx = s->event_idx;
+    np.header_len = s->header_len;
+    np.msix_vectors = s->pci.vectors;
+    np.link_up = true;
+    s->net = aero_net_new(&np, &aero_pci_host_ops, &s->pci, &aero_net_backend, s);
+    if (!s->net) {
+        aero_pci_uninstall(pci, &s->pci);
+        error_setg(errp, "aero-virtio library refused the network device parameters");
+        return;
+    }
+    if (!aero_pci_install(pci, &s->pci, aero_net_vdev(s->net), errp)) {
+        aero_pci_uninstall(pci, &s->pci);
+        aero_net_free(s->net);
+        s->net = NULL;
+        return;
+    }
+    s->nic = qemu_new_nic(&aero_net_info, &s->nic_conf, object_get_typename(OBJECT(dev)),
+                          dev->id, &dev->mem_reentrancy_guard, s);
+    qemu_format_nic_info_str(qemu_get_queue(s->nic), s->nic_conf.macaddr.a);
+    aero_net_set_link(s->net, !qemu_get_queue(s->nic)->link_down);
+}
+
+static void aero_virtio_net_exit(PCIDevice *pci)
+{
+    AeroVirtioNetPCI *s = AERO_VIRTIO_NET_PCI(pci);
+
+    qemu_del_nic(s->nic);
+    aero_pci_uninstall(pci, &s->pci);
+    aero_net_free(s->net);
+    s->net = NULL;
+}
+
+static void aero_virtio_net_reset(DeviceState *dev)
+{
+    aero_pci_reset(&AERO_VIRTIO_NET_PCI(dev)->pci);
+}
+
+static char *aero_virtio_net_get_stats(Object *obj, Error **errp)
+{
+    AeroVirtioNetPCI *s = AERO_VIRTIO_NET_PCI(obj);
+    struct aero_net_stats st;
+    g_autofree char *q = aero_pci_stats(&s->pci);
+
+    if (!s->net) {
+        return g_strdup("");
+    }
+    aero_net_get_stats(s->net, &st);
+    return g_strdup_printf("%stx_frames=%" PRIu64 " tx_bytes=%" PRIu64 " tx_dropped=%" PRIu64
+                           " rx_frames=%" PRIu64 " rx_bytes=%" PRIu64 " rx_dropped=%" PRIu64
+                           " rx_no_buffer=%" PRIu64 "\n",
+                           q, st.tx_frames, st.tx_bytes, st.tx_dropped, st.rx_frames,
+                           st.rx_bytes, st.rx_dropped, st.rx_no_buffer);
+}
+
+static void aero_virtio_net_instance_init(Object *obj)
+{
+    AeroVirtioNetPCI *s = AERO_VIRTIO_NET_PCI(obj);
+
+    aero_pci_instance_init(PCI_DEVICE(obj));
+    device_add_bootindex_property(obj, &s->nic_conf.bootindex, "bootindex",
+                                  "/ethernet-phy@0", DEVICE(obj));
+    object_property_add_str(obj, "stats", aero_virtio_net_get_stats, NULL);
+}
+
+static Property aero_virtio_net_properties[] = {
+    DEFINE_NIC_PROPERTIES(AeroVirtioNetPCI, nic_conf),
+    DEFINE_PROP_BOOL("event-idx", AeroVirtioNetPCI, event_idx, true),
+    DEFINE_PROP_UINT32("header-len", AeroVirtioNetPCI, header_len, 10),
+    DEFINE_PROP_UINT32("vectors", AeroVirtioNetPCI, vectors, 3),
+    DEFINE_PROP_END_OF_LIST(),
+};
+
+static const VMStateDescription aero_virtio_net_vmstate = {
+    .name = TYPE_AERO_VIRTIO_NET_PCI,
+    .unmigratable = 1,
+};
+
+static void aero_virtio_net_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = aero_virtio_net_realize;
+    k->exit = aero_virtio_net_exit;
+    k->vendor_id = AERO_PCI_VENDOR;
+    k->device_id = 0x1040 + VIRTIO_ID_NET;
+    k->revision = AERO_PCI_REVISION;
+    k->class_id = PCI_CLASS_NETWORK_ETHERNET;
+    k->subsystem_vendor_id = AERO_PCI_VENDOR;
+    k->subsystem_id = 0x0001;
+    k->romfile = NULL;
+    dc->desc = "AERO-W7-VIRTIO network device (modern virtio-pci, contract v1)";
+    dc->reset = aero_virtio_net_reset;
+    dc->vmsd = &aero_virtio_net_vmstate;
+    device_class_set_props(dc, aero_virtio_net_properties);
+    set_bit(DEVICE_CATEGORY_NETWORK, dc->categories);
+}
+
+static const TypeInfo aero_virtio_net_info = {
+    .name = TYPE_AERO_VIRTIO_NET_PCI,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(AeroVirtioNetPCI),
+    .instance_init = aero_virtio_net_instance_init,
+    .class_init = aero_virtio_net_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { INTERFACE_PCIE_DEVICE },
+        { },
+    },
+};
+
+static void aero_virtio_net_register_types(void)
+{
+    type_register_static(&aero_virtio_net_info);
+}
+
+type_init(aero_virtio_net_register_types)
