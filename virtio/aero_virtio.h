@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define AERO_VIRTIO_ABI_VERSION 1
+#define AERO_VIRTIO_ABI_VERSION 2
 
 /* ---- constants (virtio 1.2 names) ------------------------------------------------------- */
 #define VIRTIO_F_RING_INDIRECT_DESC 28
@@ -79,6 +79,14 @@ struct aero_host_ops {
      * that wraps the 64-bit address space. Required. */
     int (*dma_read)(void *opaque, uint64_t gpa, void *buf, size_t len);
     int (*dma_write)(void *opaque, uint64_t gpa, const void *buf, size_t len);
+    /* Ring indices -- avail.flags, avail.idx, the avail ring's entries and used_event; used.idx
+     * and avail_event -- are read and written only through these: one single-copy-atomic,
+     * little-endian 16-bit load or store of a 2-byte aligned guest address, under the same
+     * guest-RAM-only rule as dma_read/dma_write (0 on success). The driver stores indices from
+     * its vCPU while the device reads them, and a byte-wise copy can tear (0x86FF -> 0x8700 read
+     * as 0x87FF), so a memcpy-based dma_read must never serve them. Required. */
+    int (*load16)(void *opaque, uint64_t gpa, uint16_t *val);
+    int (*store16)(void *opaque, uint64_t gpa, uint16_t val);
     /* Drive INTA# to level (0/1). Required. */
     void (*set_intx)(void *opaque, int level);
     /* MSI-X: whether the function has MSI-X enabled right now, and send one vector. Both may be
@@ -224,6 +232,9 @@ const struct aero_host_ops *aero_vdev_host(const struct aero_vdev *vdev, void **
  * cannot serve. Returns 0 on success. */
 int aero_gm_read(struct aero_vdev *vdev, uint64_t gpa, void *buf, uint64_t len);
 int aero_gm_write(struct aero_vdev *vdev, uint64_t gpa, const void *buf, uint64_t len);
+/* One atomic 16-bit ring-index access (host load16/store16); gpa must be 2-byte aligned. */
+int aero_gm_load16(struct aero_vdev *vdev, uint64_t gpa, uint16_t *val);
+int aero_gm_store16(struct aero_vdev *vdev, uint64_t gpa, uint16_t val);
 
 /* ---- virtqueue API ------------------------------------------------------------------------- */
 bool aero_vq_ready(const struct aero_vq *vq);

@@ -45,7 +45,8 @@ struct aero_vdev *aero_vdev_new(const struct aero_vdev_params *p, const struct a
                                 void *host_opaque, const struct aero_device_ops *dev_ops,
                                 void *dev)
 {
-    if (!p || !host || !host->dma_read || !host->dma_write || !host->set_intx || !dev_ops)
+    if (!p || !host || !host->dma_read || !host->dma_write || !host->load16 || !host->store16 ||
+        !host->set_intx || !dev_ops)
         return NULL;
     if (p->num_queues == 0 || p->num_queues > AERO_MAX_QUEUES)
         return NULL;
@@ -182,6 +183,26 @@ int aero_gm_write(struct aero_vdev *vdev, uint64_t gpa, const void *buf, uint64_
         return -1;
     vdev->in_dma = true;
     int rc = vdev->host->dma_write(vdev->host_opaque, gpa, buf, (size_t)len);
+    vdev->in_dma = false;
+    return rc ? -1 : 0;
+}
+
+int aero_gm_load16(struct aero_vdev *vdev, uint64_t gpa, uint16_t *val)
+{
+    if (gpa & 1)
+        return -1;
+    vdev->in_dma = true;
+    int rc = vdev->host->load16(vdev->host_opaque, gpa, val);
+    vdev->in_dma = false;
+    return rc ? -1 : 0;
+}
+
+int aero_gm_store16(struct aero_vdev *vdev, uint64_t gpa, uint16_t val)
+{
+    if (gpa & 1)
+        return -1;
+    vdev->in_dma = true;
+    int rc = vdev->host->store16(vdev->host_opaque, gpa, val);
     vdev->in_dma = false;
     return rc ? -1 : 0;
 }

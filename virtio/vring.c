@@ -102,20 +102,15 @@ uint16_t aero_vq_index(const struct aero_vq *vq) { return vq->index; }
 void aero_vq_get_stats(const struct aero_vq *vq, struct aero_vq_stats *out) { *out = vq->stats; }
 void aero_vq_count_error(struct aero_vq *vq) { vq->stats.errors++; }
 
+/* Ring indices: one atomic 16-bit access each, never a byte copy (see aero_host_ops.load16). */
 static bool read_u16(struct aero_vq *vq, uint64_t addr, uint16_t *out)
 {
-    uint8_t b[2];
-    if (aero_gm_read(vq->vdev, addr, b, 2))
-        return false;
-    *out = aero_le16(b);
-    return true;
+    return aero_gm_load16(vq->vdev, addr, out) == 0;
 }
 
 static bool write_u16(struct aero_vq *vq, uint64_t addr, uint16_t v)
 {
-    uint8_t b[2];
-    aero_put_le16(b, v);
-    return aero_gm_write(vq->vdev, addr, b, 2) == 0;
+    return aero_gm_store16(vq->vdev, addr, v) == 0;
 }
 
 /* Refresh the cached avail.idx. Returns false (device failed) on a DMA error or an index that

@@ -27,7 +27,52 @@ static int fg_dma_read(void *opaque, uint64_t gpa, void *buf, size_t len)
         g->dma_rejects++;
         return -1;
     }
+    if (g->mid_copy && len == 2) {
+        uint8_t *b = buf;
+        b[0] = g->mem[gpa - g->base];
+        g->mid_copy(g, gpa);
+        b[1] = g->mem[gpa - g->base + 1];
+        return 0;
+    }
     memcpy(buf, g->mem + (gpa - g->base), len);
+    return 0;
+}
+
+/* Ring indices: one atomic 16-bit access, as the host contract requires. */
+static int fg_load16(void *opaque, uint64_t gpa, uint16_t *val)
+{
+    struct fake_guest *g = opaque;
+    if (in_bar(g, gpa, 2)) {
+        *val = (uint16_t)aero_vdev_bar0_read(g->bar_vdev, (uint32_t)(gpa - g->bar_base), 2);
+        return 0;
+    }
+    if (!in_arena(g, gpa, 2) || (gpa & 1)) {
+        g->dma_rejects++;
+        return -1;
+    }
+    uint16_t v = __atomic_load_n((uint16_t *)(void *)(g->mem + (gpa - g->base)), __ATOMIC_RELAXED);
+    *val = aero_le16((const uint8_t *)&v);
+    g->index_loads++;
+    return 0;
+}
+
+static int fg_store16(void *opaque, uint64_t gpa, uint16_t val)
+{
+    struct fake_guest *g = opaque;
+    if (in_bar(g, gpa, 2)) {
+        aero_vdev_bar0_write(g->bar_vdev, (uint32_t)(gpa - g->bar_base), val, 2);
+        return 0;
+    }
+    if (!in_arena(g, gpa, 2) || (gpa & 1)) {
+        g->dma_rejects++;
+        return -1;
+    }
+    uint16_t v;
+    aero_put_le16((uint8_t *)&v, val);
+    __atomic_store_n((uint16_t *)(void *)(g->mem + (gpa - g->base)), v, __ATOMIC_RELAXED);
+    g->index_stores++;
+    if (g->on_write)
+        g->on_write(g, gpa, 2);
     return 0;
 }
 
@@ -77,6 +122,8 @@ static void fg_log(void *opaque, const char *msg)
 const struct aero_host_ops fake_host_ops = {
     .dma_read = fg_dma_read,
     .dma_write = fg_dma_write,
+    .load16 = fg_load16,
+    .store16 = fg_store16,
     .set_intx = fg_set_intx,
     .msix_enabled = fg_msix_enabled,
     .msix_notify = fg_msix_notify,
@@ -88,6 +135,8 @@ static void fg_schedule(void *opaque) { ((struct fake_guest *)opaque)->schedules
 const struct aero_host_ops fake_host_ops_deferred = {
     .dma_read = fg_dma_read,
     .dma_write = fg_dma_write,
+    .load16 = fg_load16,
+    .store16 = fg_store16,
     .set_intx = fg_set_intx,
     .msix_enabled = fg_msix_enabled,
     .msix_notify = fg_msix_notify,

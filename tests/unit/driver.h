@@ -29,6 +29,11 @@ struct fake_guest {
     /* Optional observer of every device write into the arena (ordering tests). */
     void (*on_write)(struct fake_guest *g, uint64_t gpa, size_t len);
     void *user;
+    /* Optional: dma_read copies byte by byte, like a memcpy that is not one load, and calls
+     * this between the first and second byte of every 2-byte read (the driver's vCPU storing
+     * an index in the middle of the copy). Ring indices must never be read this way. */
+    void (*mid_copy)(struct fake_guest *g, uint64_t gpa);
+    unsigned index_loads, index_stores; /* load16/store16 calls */
     /* Optional: guest-physical window that maps a device's BAR0 (re-entrancy tests). */
     struct aero_vdev *bar_vdev;
     uint64_t bar_base;

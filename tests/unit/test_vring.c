@@ -186,6 +186,43 @@ START_TEST(test_ring_index_wraps_at_65536)
 }
 END_TEST
 
+/* The driver's vCPU publishes one more chain while the device is between the two bytes of a
+ * 2-byte copy of avail.idx (what glibc's memcpy does under QEMU's flatview_read_continue). */
+static unsigned mid_copy_publishes;
+static void publish_mid_copy(struct fake_guest *fg, uint64_t gpa)
+{
+    (void)fg;
+    if (gpa != d.vq[0].avail + 2 || mid_copy_publishes >= 1000)
+        return;
+    if ((uint16_t)(d.vq[0].avail_idx - drv_used_idx(&d, 0)) >= 4)
+        return;
+    mid_copy_publishes++;
+    add_simple();
+}
+
+START_TEST(test_ring_index_read_while_driver_stores_it)
+{
+    /* Issue 16: a byte-wise read of avail.idx across 0x00FF -> 0x0100 gives 0x01FF, "256
+     * entries ahead", and a healthy device put itself into NEEDS_RESET. Indices must be read
+     * with one atomic load (host load16), so the concurrent store can never split them. */
+    mid_copy_publishes = 0;
+    g.mid_copy = publish_mid_copy;
+    unsigned completed = 0;
+    for (unsigned i = 0; i < 600 && !drv_needs_reset(&d); i++) {
+        add_simple();
+        drv_kick(&d, 0);
+        while (drv_get_used(&d, 0, NULL, NULL))
+            completed++;
+        drv_isr(&d);
+    }
+    ck_assert_msg(!drv_needs_reset(&d), "device failed: %s", g.last_error);
+    ck_assert_uint_eq(completed, (uint16_t)(d.vq[0].avail_idx));
+    ck_assert_uint_ge(completed, 600);
+    ck_assert_uint_gt(g.index_loads, 600);
+    ck_assert_uint_gt(g.index_stores, 0);
+}
+END_TEST
+
 START_TEST(test_ring_full_queue_of_chains)
 {
     for (int i = 0; i < QSIZE; i++) {
@@ -733,6 +770,7 @@ static Suite *vring_suite(void)
     tcase_add_test(tp, test_ring_direct_prefix_then_indirect);
     tcase_add_test(tp, test_ring_mixed_indirect_and_chained_batch);
     tcase_add_test(tp, test_ring_index_wraps_at_65536);
+    tcase_add_test(tp, test_ring_index_read_while_driver_stores_it);
     tcase_add_test(tp, test_ring_full_queue_of_chains);
     tcase_add_test(tp, test_ring_unaligned_buffers_are_legal);
     tcase_add_test(tp, test_no_interrupt_flag_honoured_without_event_idx);
@@ -772,6 +810,7 @@ static Suite *vring_suite(void)
     TCase *te = tcase_create("event_idx");
     tcase_add_checked_fixture(te, setup_event, teardown);
     tcase_add_test(te, test_event_idx_ignores_no_interrupt_flag);
+    tcase_add_test(te, test_ring_index_read_while_driver_stores_it);
     tcase_add_test(te, test_event_idx_writes_avail_event_after_processing);
     tcase_add_test(te, test_event_idx_avail_event_wraps);
     tcase_add_test(te, test_event_idx_used_event_decides_interrupt);

@@ -19,33 +19,47 @@
 
 /*
  * DMA reaches guest RAM only (the library's host contract): not ROM, ROM devices, ram_device
- * regions or MMIO. The range is copied one translated piece at a time, each piece checked right
- * before it is copied, so nothing a copy changes (e.g. IOMMU page tables living in guest RAM)
- * can redirect a later piece of the same transfer to MMIO.
+ * regions or MMIO. Returns how many bytes from gpa (at most len) lie in one piece of such RAM,
+ * 0 (and a guest-error log line) when gpa does not.
+ */
+static hwaddr aero_dma_ram_piece(AeroPCIState *st, uint64_t gpa, size_t len, bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(st->dev);
+    hwaddr xlat, plen = len;
+    bool ram;
+
+    WITH_RCU_READ_LOCK_GUARD() {
+        MemoryRegion *mr = address_space_translate(as, gpa, &xlat, &plen, is_write,
+                                                   MEMTXATTRS_UNSPECIFIED);
+        ram = plen > 0 && memory_region_is_ram(mr) && !memory_region_is_ram_device(mr) &&
+              !mr->readonly;
+    }
+    if (!ram) {
+        qemu_log_mask(LOG_GUEST_ERROR, "%s: DMA %s of 0x%" PRIx64 "+0x%zx refused: "
+                      "not guest RAM\n", object_get_typename(OBJECT(st->dev)),
+                      is_write ? "write" : "read", gpa, len);
+        return 0;
+    }
+    return MIN(plen, len);
+}
+
+/*
+ * The range is copied one translated piece at a time, each piece checked right before it is
+ * copied, so nothing a copy changes (e.g. IOMMU page tables living in guest RAM) can redirect
+ * a later piece of the same transfer to MMIO. The copy itself goes through pci_dma_* (bus-master
+ * gating, IOMMU, dirty tracking, the device's re-entrancy guard).
  */
 static int aero_dma_rw(AeroPCIState *st, uint64_t gpa, void *buf, size_t len, bool is_write)
 {
-    AddressSpace *as = pci_get_address_space(st->dev);
     uint8_t *p = buf;
 
     while (len > 0) {
-        hwaddr xlat, plen = len;
-        bool ram;
+        hwaddr plen = aero_dma_ram_piece(st, gpa, len, is_write);
         MemTxResult r;
 
-        WITH_RCU_READ_LOCK_GUARD() {
-            MemoryRegion *mr = address_space_translate(as, gpa, &xlat, &plen, is_write,
-                                                       MEMTXATTRS_UNSPECIFIED);
-            ram = plen > 0 && memory_region_is_ram(mr) && !memory_region_is_ram_device(mr) &&
-                  !mr->readonly;
-        }
-        if (!ram) {
-            qemu_log_mask(LOG_GUEST_ERROR, "%s: DMA %s of 0x%" PRIx64 "+0x%zx refused: "
-                          "not guest RAM\n", object_get_typename(OBJECT(st->dev)),
-                          is_write ? "write" : "read", gpa, len);
+        if (plen == 0) {
             return -1;
         }
-        plen = MIN(plen, len);
         r = is_write ? pci_dma_write(st->dev, gpa, p, plen) : pci_dma_read(st->dev, gpa, p, plen);
         if (r != MEMTX_OK) {
             return -1;
@@ -55,6 +69,37 @@ static int aero_dma_rw(AeroPCIState *st, uint64_t gpa, void *buf, size_t len, bo
         len -= plen;
     }
     return 0;
+}
+
+/*
+ * Ring indices: one 16-bit load or store, as QEMU's own virtio does (lduw/stw). pci_dma_read
+ * of 2 bytes ends in memcpy(), which is not one load: a read of avail.idx while the vCPU stores
+ * it could see the new high byte with the old low byte. address_space_lduw_le/stw_le access RAM
+ * with a single 16-bit load/store (and stw marks the page dirty for migration).
+ */
+static int aero_load16(void *opaque, uint64_t gpa, uint16_t *val)
+{
+    AeroPCIState *st = opaque;
+    MemTxResult r;
+
+    if (aero_dma_ram_piece(st, gpa, 2, false) != 2) {
+        return -1;
+    }
+    *val = address_space_lduw_le(pci_get_address_space(st->dev), gpa, MEMTXATTRS_UNSPECIFIED,
+                                 &r);
+    return r == MEMTX_OK ? 0 : -1;
+}
+
+static int aero_store16(void *opaque, uint64_t gpa, uint16_t val)
+{
+    AeroPCIState *st = opaque;
+    MemTxResult r;
+
+    if (aero_dma_ram_piece(st, gpa, 2, true) != 2) {
+        return -1;
+    }
+    address_space_stw_le(pci_get_address_space(st->dev), gpa, val, MEMTXATTRS_UNSPECIFIED, &r);
+    return r == MEMTX_OK ? 0 : -1;
 }
 
 static int aero_dma_read(void *opaque, uint64_t gpa, void *buf, size_t len)
@@ -108,6 +153,8 @@ static void aero_pci_bh(void *opaque)
 const struct aero_host_ops aero_pci_host_ops = {
     .dma_read = aero_dma_read,
     .dma_write = aero_dma_write,
+    .load16 = aero_load16,
+    .store16 = aero_store16,
     .set_intx = aero_set_intx,
     .msix_enabled = aero_msix_enabled,
     .msix_notify = aero_msix_notify,
