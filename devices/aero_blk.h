@@ -70,6 +70,25 @@ struct aero_vdev *aero_blk_vdev(struct aero_blk *blk);
 /* Backend completion. err = 0 success, non-zero failure (IOERR to the guest). */
 void aero_blk_io_complete(struct aero_blk_io *io, int err);
 
+/* A request as parsed from its chain (vm-virtio's Request::parse): what to do, where the status
+ * byte goes. */
+struct aero_blk_request {
+    uint32_t type;        /* VIRTIO_BLK_T_IN, _OUT, _FLUSH or _GET_ID */
+    uint64_t offset;      /* IN/OUT: byte offset on the disk */
+    uint64_t data_len;    /* IN/OUT: payload bytes; GET_ID: id bytes to write */
+    uint64_t status_addr; /* guest address of the status byte */
+};
+
+#define AERO_BLK_PARSE_NO_STATUS (-1)
+
+/* Parse a popped chain (CONTRACT §3.1), a pure function: hdr is the chain's first 16 readable
+ * bytes, or NULL when it has fewer. Returns VIRTIO_BLK_S_OK with *rq filled; the status to
+ * complete the request with (VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_UNSUPP; rq->status_addr set); or
+ * AERO_BLK_PARSE_NO_STATUS when the chain ends without a device-writable byte (a guest error
+ * the device answers with NEEDS_RESET). */
+int aero_blk_parse_request(const struct aero_chain *c, const uint8_t *hdr,
+                           uint64_t capacity_sectors, struct aero_blk_request *rq);
+
 /* Requests accepted from the guest and not yet completed. */
 unsigned aero_blk_inflight(const struct aero_blk *blk);
 

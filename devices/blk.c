@@ -16,11 +16,8 @@ struct blk_req {
     struct aero_blk *blk;
     bool in_use;
     uint32_t gen;       /* vdev generation at pop; stale after a reset */
-    uint32_t type;
-    uint64_t offset;    /* bytes */
-    uint64_t data_len;  /* bytes of payload */
+    struct aero_blk_request rq;
     uint64_t done;      /* payload bytes moved so far */
-    uint64_t status_addr;
     uint8_t *bounce;
     struct aero_blk_io io;
     struct aero_chain chain;
@@ -85,21 +82,26 @@ static void release(struct blk_req *r)
     r->blk->inflight--;
 }
 
+enum blk_cause { CAUSE_NONE, CAUSE_GUEST, CAUSE_IO };
+
 /* The one completion path: status byte, then the used entry (CONTRACT §3.1: used.len = 0). The
- * interrupt decision is made by the caller once per batch (aero_vq_flush). */
-static void complete_request(struct blk_req *r, uint8_t status)
+ * interrupt decision is made by the caller once per batch (aero_vq_flush). A non-OK status is
+ * counted as the guest's mistake (a request refused for its shape) or as an I/O error. */
+static void complete_request(struct blk_req *r, uint8_t status, enum blk_cause cause)
 {
     struct aero_blk *blk = r->blk;
     struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
     bool live = r->gen == aero_vdev_generation(blk->vdev) && !aero_vdev_broken(blk->vdev);
     uint16_t head = r->chain.head;
-    if (status != VIRTIO_BLK_S_OK && live)
-        aero_vq_count_error(vq);
-    if (live && aero_gm_write(blk->vdev, r->status_addr, &status, 1) == 0) {
+    if (live && cause == CAUSE_GUEST)
+        aero_vq_count_guest_error(vq);
+    else if (live && cause == CAUSE_IO)
+        aero_vq_count_io_error(vq);
+    if (live && aero_gm_write(blk->vdev, r->rq.status_addr, &status, 1) == 0) {
         aero_vq_push(vq, head, 0);
     } else if (live) {
         aero_vdev_fail(blk->vdev, 0, "blk: status byte at 0x%llx not in guest memory",
-                       (unsigned long long)r->status_addr);
+                       (unsigned long long)r->rq.status_addr);
     }
     release(r);
 }
@@ -116,55 +118,7 @@ static void finish_outside_batch(struct aero_blk *blk)
     }
 }
 
-/* ---- request execution -------------------------------------------------------------------- */
-
-static void submit_next_chunk(struct blk_req *r)
-{
-    struct aero_blk *blk = r->blk;
-    uint64_t left = r->data_len - r->done;
-    size_t n = left < AERO_BLK_CHUNK ? (size_t)left : AERO_BLK_CHUNK;
-    r->io.op = r->type == VIRTIO_BLK_T_IN ? AERO_BLK_OP_READ : AERO_BLK_OP_WRITE;
-    r->io.offset = r->offset + r->done;
-    r->io.buf = r->bounce;
-    r->io.len = n;
-    if (r->type == VIRTIO_BLK_T_OUT) {
-        struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
-        if (aero_chain_from_guest(vq, &r->chain, BLK_HDR_LEN + r->done, r->bounce, n) !=
-            (int64_t)n) {
-            complete_request(r, VIRTIO_BLK_S_IOERR);
-            return;
-        }
-    }
-    blk->backend->submit(blk->backend_opaque, &r->io);
-}
-
-void aero_blk_io_complete(struct aero_blk_io *io, int err)
-{
-    struct blk_req *r = (struct blk_req *)((char *)io - offsetof(struct blk_req, io));
-    struct aero_blk *blk = r->blk;
-    bool live = r->gen == aero_vdev_generation(blk->vdev) && !aero_vdev_broken(blk->vdev);
-
-    if (err || !live || io->op == AERO_BLK_OP_FLUSH) {
-        complete_request(r, err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK);
-        finish_outside_batch(blk);
-        return;
-    }
-    if (io->op == AERO_BLK_OP_READ) {
-        struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
-        if (aero_chain_to_guest(vq, &r->chain, r->done, r->bounce, io->len) != (int64_t)io->len) {
-            complete_request(r, VIRTIO_BLK_S_IOERR);
-            finish_outside_batch(blk);
-            return;
-        }
-    }
-    r->done += io->len;
-    if (r->done < r->data_len) {
-        submit_next_chunk(r);
-        return;
-    }
-    complete_request(r, VIRTIO_BLK_S_OK);
-    finish_outside_batch(blk);
-}
+/* ---- request parsing (pure) ----------------------------------------------------------------- */
 
 /* Count descriptors carrying payload: readable ones past the header (OUT) or writable ones
  * before the status byte (IN). */
@@ -199,100 +153,172 @@ static bool readable_after_writable(const struct aero_chain *c)
     return false;
 }
 
-/* Validate a popped chain and start it. Returns after completing it (error/GET_ID) or handing
- * the first backend operation out. */
-static void start_request(struct aero_blk *blk, struct blk_req *r)
+int aero_blk_parse_request(const struct aero_chain *c, const uint8_t *hdr,
+                           uint64_t capacity_sectors, struct aero_blk_request *rq)
 {
-    struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
-    const struct aero_chain *c = &r->chain;
-    const struct aero_sg *last = &c->sg[c->nsg - 1];
-
-    r->gen = aero_vdev_generation(blk->vdev);
-    r->done = 0;
-    r->bounce = NULL;
+    memset(rq, 0, sizeof(*rq));
+    if (c->nsg == 0)
+        return AERO_BLK_PARSE_NO_STATUS;
     /* Without a device-writable last byte there is nowhere to report anything. */
-    if (!last->write || last->len == 0) {
-        aero_vdev_fail(blk->vdev, 0, "blk: request %u has no status byte", c->head);
-        release(r);
-        return;
-    }
-    r->status_addr = last->addr + last->len - 1;
-
-    uint8_t hdr[BLK_HDR_LEN];
-    if (c->readable_bytes < BLK_HDR_LEN || readable_after_writable(c)) {
-        complete_request(r, VIRTIO_BLK_S_IOERR);
-        return;
-    }
-    if (aero_chain_from_guest(vq, c, 0, hdr, BLK_HDR_LEN) != BLK_HDR_LEN) {
-        release(r);
-        return; /* device already failed */
-    }
-    r->type = aero_le32(hdr);
+    const struct aero_sg *last = &c->sg[c->nsg - 1];
+    if (!last->write || last->len == 0)
+        return AERO_BLK_PARSE_NO_STATUS;
+    rq->status_addr = last->addr + last->len - 1;
+    if (!hdr || c->readable_bytes < BLK_HDR_LEN || readable_after_writable(c))
+        return VIRTIO_BLK_S_IOERR;
+    rq->type = aero_le32(hdr);
     uint64_t sector = aero_le64(hdr + 8);
     uint64_t extra_readable = c->readable_bytes - BLK_HDR_LEN;
     uint64_t extra_writable = c->writable_bytes - 1;
 
-    switch (r->type) {
+    switch (rq->type) {
     case VIRTIO_BLK_T_IN:
     case VIRTIO_BLK_T_OUT: {
-        bool in = r->type == VIRTIO_BLK_T_IN;
+        bool in = rq->type == VIRTIO_BLK_T_IN;
         /* CONTRACT §3.1: data all WRITE for IN, all read-only for OUT. */
-        if (in ? extra_readable != 0 : extra_writable != 0) {
-            complete_request(r, VIRTIO_BLK_S_IOERR);
-            return;
-        }
-        r->data_len = in ? extra_writable : extra_readable;
+        if (in ? extra_readable != 0 : extra_writable != 0)
+            return VIRTIO_BLK_S_IOERR;
+        rq->data_len = in ? extra_writable : extra_readable;
         unsigned segs = count_data_descs(c, in);
-        if (segs < 1 || segs > AERO_BLK_SEG_MAX || r->data_len == 0 ||
-            r->data_len % BLK_SECTOR || sector > blk->capacity_sectors ||
-            r->data_len / BLK_SECTOR > blk->capacity_sectors - sector) {
-            complete_request(r, VIRTIO_BLK_S_IOERR);
+        /* CONTRACT §3.1: 1..seg_max segments, whole sectors, entirely inside capacity. */
+        if (segs < 1 || segs > AERO_BLK_SEG_MAX || rq->data_len == 0 ||
+            rq->data_len % BLK_SECTOR || sector > capacity_sectors ||
+            rq->data_len / BLK_SECTOR > capacity_sectors - sector)
+            return VIRTIO_BLK_S_IOERR;
+        rq->offset = sector * BLK_SECTOR;
+        return VIRTIO_BLK_S_OK;
+    }
+    case VIRTIO_BLK_T_FLUSH:
+        return extra_readable || extra_writable ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+    case VIRTIO_BLK_T_GET_ID:
+        if (extra_readable)
+            return VIRTIO_BLK_S_IOERR;
+        /* virtio 1.2 §5.2.6: up to 20 bytes, NUL-padded, into the writable data. */
+        rq->data_len = extra_writable < AERO_BLK_ID_BYTES ? extra_writable : AERO_BLK_ID_BYTES;
+        return VIRTIO_BLK_S_OK;
+    default:
+        return VIRTIO_BLK_S_UNSUPP;
+    }
+}
+
+/* ---- request execution -------------------------------------------------------------------- */
+
+static void submit_next_chunk(struct blk_req *r)
+{
+    struct aero_blk *blk = r->blk;
+    uint64_t left = r->rq.data_len - r->done;
+    size_t n = left < AERO_BLK_CHUNK ? (size_t)left : AERO_BLK_CHUNK;
+    r->io.op = r->rq.type == VIRTIO_BLK_T_IN ? AERO_BLK_OP_READ : AERO_BLK_OP_WRITE;
+    r->io.offset = r->rq.offset + r->done;
+    r->io.buf = r->bounce;
+    r->io.len = n;
+    if (r->rq.type == VIRTIO_BLK_T_OUT) {
+        struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+        if (aero_chain_from_guest(vq, &r->chain, BLK_HDR_LEN + r->done, r->bounce, n) !=
+            (int64_t)n) {
+            complete_request(r, VIRTIO_BLK_S_IOERR, CAUSE_GUEST);
             return;
         }
-        r->offset = sector * BLK_SECTOR;
-        size_t chunk = r->data_len < AERO_BLK_CHUNK ? (size_t)r->data_len : AERO_BLK_CHUNK;
+    }
+    blk->backend->submit(blk->backend_opaque, &r->io);
+}
+
+void aero_blk_io_complete(struct aero_blk_io *io, int err)
+{
+    struct blk_req *r = (struct blk_req *)((char *)io - offsetof(struct blk_req, io));
+    struct aero_blk *blk = r->blk;
+    bool live = r->gen == aero_vdev_generation(blk->vdev) && !aero_vdev_broken(blk->vdev);
+
+    if (err || !live || io->op == AERO_BLK_OP_FLUSH) {
+        complete_request(r, err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK,
+                         err ? CAUSE_IO : CAUSE_NONE);
+        finish_outside_batch(blk);
+        return;
+    }
+    if (io->op == AERO_BLK_OP_READ) {
+        struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+        if (aero_chain_to_guest(vq, &r->chain, r->done, r->bounce, io->len) != (int64_t)io->len) {
+            complete_request(r, VIRTIO_BLK_S_IOERR, CAUSE_GUEST);
+            finish_outside_batch(blk);
+            return;
+        }
+    }
+    r->done += io->len;
+    if (r->done < r->rq.data_len) {
+        submit_next_chunk(r);
+        return;
+    }
+    complete_request(r, VIRTIO_BLK_S_OK, CAUSE_NONE);
+    finish_outside_batch(blk);
+}
+
+/* Run a parsed request: complete it at once (GET_ID) or hand its first backend operation out. */
+static void execute_request(struct aero_blk *blk, struct blk_req *r)
+{
+    struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+    switch (r->rq.type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT: {
+        size_t chunk = r->rq.data_len < AERO_BLK_CHUNK ? (size_t)r->rq.data_len : AERO_BLK_CHUNK;
         r->bounce = malloc(chunk);
         if (!r->bounce) {
-            complete_request(r, VIRTIO_BLK_S_IOERR);
+            complete_request(r, VIRTIO_BLK_S_IOERR, CAUSE_IO);
             return;
         }
         submit_next_chunk(r);
         return;
     }
     case VIRTIO_BLK_T_FLUSH:
-        if (extra_readable || extra_writable) {
-            complete_request(r, VIRTIO_BLK_S_IOERR);
-            return;
-        }
-        r->data_len = 0;
         r->io.op = AERO_BLK_OP_FLUSH;
         r->io.offset = 0;
         r->io.buf = NULL;
         r->io.len = 0;
         blk->backend->submit(blk->backend_opaque, &r->io);
         return;
-    case VIRTIO_BLK_T_GET_ID: {
-        /* virtio 1.2 §5.2.6: up to 20 bytes, NUL-padded, into the writable data. */
+    default: { /* VIRTIO_BLK_T_GET_ID */
         char id[AERO_BLK_ID_BYTES] = {0};
         const char *s = blk->p.serial[0] ? blk->p.serial : "aero-virtio-blk";
         size_t slen = strlen(s);
         memcpy(id, s, slen < sizeof(id) ? slen : sizeof(id));
-        uint64_t n = extra_writable < sizeof(id) ? extra_writable : sizeof(id);
-        if (extra_readable || aero_chain_to_guest(vq, c, 0, id, n) != (int64_t)n) {
-            if (aero_vdev_broken(blk->vdev)) {
-                release(r);
-                return;
-            }
-            complete_request(r, VIRTIO_BLK_S_IOERR);
+        if (aero_chain_to_guest(vq, &r->chain, 0, id, r->rq.data_len) != (int64_t)r->rq.data_len) {
+            release(r); /* the device failed: nothing more goes to this ring */
             return;
         }
-        complete_request(r, VIRTIO_BLK_S_OK);
+        complete_request(r, VIRTIO_BLK_S_OK, CAUSE_NONE);
         return;
     }
-    default:
-        complete_request(r, VIRTIO_BLK_S_UNSUPP);
+    }
+}
+
+/* Copy the header (the only guest bytes parsing needs), parse, then execute or complete. */
+static void start_request(struct aero_blk *blk, struct blk_req *r)
+{
+    struct aero_vq *vq = aero_vdev_queue(blk->vdev, 0);
+    const struct aero_chain *c = &r->chain;
+    uint8_t hdr[BLK_HDR_LEN];
+    const uint8_t *h = NULL;
+
+    r->gen = aero_vdev_generation(blk->vdev);
+    r->done = 0;
+    r->bounce = NULL;
+    if (c->readable_bytes >= BLK_HDR_LEN) {
+        if (aero_chain_from_guest(vq, c, 0, hdr, BLK_HDR_LEN) != BLK_HDR_LEN) {
+            release(r);
+            return; /* device already failed */
+        }
+        h = hdr;
+    }
+    int st = aero_blk_parse_request(c, h, blk->capacity_sectors, &r->rq);
+    if (st == AERO_BLK_PARSE_NO_STATUS) {
+        aero_vdev_fail(blk->vdev, 0, "blk: request %u has no status byte", c->head);
+        release(r);
         return;
     }
+    if (st != VIRTIO_BLK_S_OK) {
+        complete_request(r, (uint8_t)st, CAUSE_GUEST);
+        return;
+    }
+    execute_request(blk, r);
 }
 
 static struct blk_req *free_slot(struct aero_blk *blk)

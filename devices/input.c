@@ -194,7 +194,7 @@ static void deliver(struct aero_input *in)
             break;
         if (in->chain.writable_bytes < EVENT_SIZE) {
             /* Unusable buffer: return it empty rather than wedge the queue. */
-            aero_vq_count_error(vq);
+            aero_vq_count_guest_error(vq);
             aero_vq_push(vq, in->chain.head, 0);
             continue;
         }

@@ -44,7 +44,7 @@ static void tx_one(struct aero_net *net, struct aero_vq *vq, const struct aero_c
     if (c->writable_bytes || c->readable_bytes < hl || frame_len < AERO_NET_MIN_FRAME ||
         frame_len > AERO_NET_MAX_FRAME) {
         net->stats.tx_dropped++;
-        aero_vq_count_error(vq);
+        aero_vq_count_guest_error(vq);
         aero_vq_push(vq, c->head, 0);
         return;
     }

@@ -147,7 +147,8 @@ struct aero_vq_stats {
     uint64_t interrupts;            /* interrupts raised for used buffers */
     uint64_t interrupts_suppressed; /* flushes where EVENT_IDX/NO_INTERRUPT said "no interrupt" */
     uint64_t requests;              /* chains popped */
-    uint64_t errors;                /* guest errors charged to this queue */
+    uint64_t guest_errors; /* the driver's mistakes: NEEDS_RESET reasons, malformed requests */
+    uint64_t io_errors;    /* requests completed with an error because the backend failed */
 };
 
 /* ---- split virtqueue ----------------------------------------------------------------------- */
@@ -287,7 +288,10 @@ int64_t aero_chain_from_guest(struct aero_vq *vq, const struct aero_chain *c, ui
                               void *buf, uint64_t len);
 
 void aero_vq_get_stats(const struct aero_vq *vq, struct aero_vq_stats *out);
-void aero_vq_count_error(struct aero_vq *vq);
+/* Count a request the device refused for its shape (guest error: status UNSUPP/IOERR/BAD_MSG,
+ * dropped TX frame) or one the backend failed (I/O error). aero_vdev_fail counts by itself. */
+void aero_vq_count_guest_error(struct aero_vq *vq);
+void aero_vq_count_io_error(struct aero_vq *vq);
 
 /* Human-readable counter dump for every queue (one line per queue), caller frees with free(). */
 char *aero_vdev_stats_string(const struct aero_vdev *vdev);

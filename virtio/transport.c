@@ -245,7 +245,7 @@ void aero_vdev_config_changed(struct aero_vdev *vdev)
 void aero_vdev_fail(struct aero_vdev *vdev, int queue, const char *fmt, ...)
 {
     if (queue >= 0 && queue < vdev->p.num_queues)
-        vdev->vq[queue].stats.errors++;
+        vdev->vq[queue].stats.guest_errors++;
     if (vdev->broken)
         return;
     vdev->broken = true;
@@ -652,7 +652,7 @@ const struct aero_host_ops *aero_vdev_host(const struct aero_vdev *vdev, void **
 
 char *aero_vdev_stats_string(const struct aero_vdev *vdev)
 {
-    size_t cap = 160u * vdev->p.num_queues + 1;
+    size_t cap = 200u * vdev->p.num_queues + 1;
     char *s = malloc(cap);
     if (!s)
         return NULL;
@@ -662,10 +662,11 @@ char *aero_vdev_stats_string(const struct aero_vdev *vdev)
         const struct aero_vq_stats *st = &vdev->vq[q].stats;
         int n = snprintf(s + used, cap - used,
                          "q%u notifies=%llu interrupts=%llu suppressed=%llu requests=%llu "
-                         "errors=%llu\n",
+                         "guest_errors=%llu io_errors=%llu\n",
                          q, (unsigned long long)st->notifies, (unsigned long long)st->interrupts,
                          (unsigned long long)st->interrupts_suppressed,
-                         (unsigned long long)st->requests, (unsigned long long)st->errors);
+                         (unsigned long long)st->requests, (unsigned long long)st->guest_errors,
+                         (unsigned long long)st->io_errors);
         if (n < 0 || (size_t)n >= cap - used)
             break;
         used += (size_t)n;

@@ -100,7 +100,8 @@ uint16_t aero_vq_size(const struct aero_vq *vq) { return vq->size; }
 uint16_t aero_vq_index(const struct aero_vq *vq) { return vq->index; }
 
 void aero_vq_get_stats(const struct aero_vq *vq, struct aero_vq_stats *out) { *out = vq->stats; }
-void aero_vq_count_error(struct aero_vq *vq) { vq->stats.errors++; }
+void aero_vq_count_guest_error(struct aero_vq *vq) { vq->stats.guest_errors++; }
+void aero_vq_count_io_error(struct aero_vq *vq) { vq->stats.io_errors++; }
 
 /* Ring indices: one atomic 16-bit access each, never a byte copy (see aero_host_ops.load16). */
 static bool read_u16(struct aero_vq *vq, uint64_t addr, uint16_t *out)

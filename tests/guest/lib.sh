@@ -17,6 +17,7 @@ AERO_GUEST=${AERO_GUEST:-$AERO_REPO/build/guest}
 AERO_GUEST_TIMEOUT=${AERO_GUEST_TIMEOUT:-900}
 AERO_TEST_DIR=${AERO_TEST_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/aero-guest.XXXXXX")}
 AERO_KEEP=${AERO_KEEP:-0}
+mkdir -p "$AERO_TEST_DIR"
 GUEST_RC=
 
 aero_quiet() { [ "${AERO_QUIET:-}" = 1 ] || [ "${CI:-}" = true ]; }
@@ -61,6 +62,22 @@ guest_start() {
 
 guest_alive() { kill -0 "$(cat "$(guest_dir "$1")/pid")" 2>/dev/null; }
 
+# A device that reported a guest error (NEEDS_RESET reason, refused DMA) leaves the guest waiting
+# for I/O that never completes: fail at once with the device's message instead of waiting for
+# the timeout. Tests that provoke device errors on purpose set AERO_EXPECT_DEVICE_ERRORS=1.
+guest_device_error() {
+  [ "${AERO_EXPECT_DEVICE_ERRORS:-0}" = 1 ] && return 1
+  grep -m 1 '^aero-virtio-' "$(guest_dir "$1")/qemu-guest-errors.log" 2>/dev/null
+}
+check_device_errors() {
+  local name=$1 msg
+  if msg=$(guest_device_error "$name"); then
+    tail -n 30 "$(guest_log "$name")" >&2
+    guest_stop "$name"
+    fail "$name: device error: $msg"
+  fi
+}
+
 # Wait (at most 10 minutes) for a line matching pattern in the guest's serial log; fails at once
 # when the guest is gone.
 wait_for_line() {
@@ -68,6 +85,7 @@ wait_for_line() {
   for i in $(seq 1 2400); do
     grep -q "$pattern" "$(guest_log "$name")" 2>/dev/null && return 0
     guest_alive "$name" || return 1
+    check_device_errors "$name"
     sleep 0.25
   done
   return 1
@@ -88,6 +106,7 @@ guest_wait() {
       tail -n 30 "$log" >&2
       fail "$name: QEMU exited before the guest script finished"
     fi
+    check_device_errors "$name"
     if [ $waited -ge "$AERO_GUEST_TIMEOUT" ]; then
       tail -n 30 "$log" >&2
       guest_stop "$name"

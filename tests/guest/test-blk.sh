@@ -180,8 +180,9 @@ PY
     local st
     st=$(guest_stats "$name" disk0)
     echo "  $name: stats: $st" >&2
-    # one error: the injected flush failure (IOERR); anything else is a guest or device error
-    echo "$st" | grep -q " errors=1\b" || fail "$name: device counted errors besides the injected flush failure"
+    # one I/O error, the injected flush failure (IOERR), and no guest error
+    echo "$st" | grep -q " guest_errors=0 io_errors=1\b" ||
+      fail "$name: device counted errors besides the injected flush failure"
   fi
   guest_stop "$name"
   check_image "$img" || fail "$name: pattern not found at ${PATTERN_OFF_MB} MiB in the image file"

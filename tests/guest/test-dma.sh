@@ -9,6 +9,7 @@
 # after a reset, and the sectors the control request wrote must still hold its bytes (nothing
 # read from a ROM or MMIO reached the image).
 set -euo pipefail
+AERO_EXPECT_DEVICE_ERRORS=1 # every case here makes the device refuse DMA on purpose
 . "$(dirname "$0")/lib.sh"
 
 cat >"$AERO_TEST_DIR/dma-guest.sh" <<'EOF'

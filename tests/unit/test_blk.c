@@ -409,7 +409,8 @@ START_TEST(test_blk_backend_error_is_ioerr)
     ck_assert_uint_eq(run(VIRTIO_BLK_T_FLUSH, 0, 0, 1, false), VIRTIO_BLK_S_IOERR);
     struct aero_vq_stats st;
     aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
-    ck_assert_uint_eq(st.errors, 2);
+    ck_assert_uint_eq(st.io_errors, 2);   /* the backend's failures, */
+    ck_assert_uint_eq(st.guest_errors, 0); /* not the driver's */
     ck_assert(!drv_needs_reset(&d));
 }
 END_TEST
@@ -583,10 +584,12 @@ START_TEST(test_blk_counters_track_requests_and_errors)
     struct aero_vq_stats st;
     aero_vq_get_stats(aero_vdev_queue(aero_blk_vdev(blk), 0), &st);
     ck_assert_uint_eq(st.requests, 3);
-    ck_assert_uint_eq(st.errors, 2);
+    ck_assert_uint_eq(st.guest_errors, 2); /* bad length, unknown type */
+    ck_assert_uint_eq(st.io_errors, 0);
     ck_assert_uint_eq(st.notifies, 3);
     char *s = aero_vdev_stats_string(aero_blk_vdev(blk));
     ck_assert_ptr_nonnull(strstr(s, "q0 notifies=3 "));
+    ck_assert_ptr_nonnull(strstr(s, " guest_errors=2 io_errors=0\n"));
     free(s);
 }
 END_TEST
@@ -596,6 +599,79 @@ START_TEST(test_blk_event_idx_off_uses_no_interrupt)
     drv_set_avail_flags(&d, 0, VRING_AVAIL_F_NO_INTERRUPT);
     ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
     ck_assert_int_eq(g.intx, 0);
+}
+END_TEST
+
+/* ---- aero_blk_parse_request: the pure chain -> request step, one row per CONTRACT §3.1 rule -- */
+
+#define R(a, l) {.addr = (a), .len = (l), .write = false}
+#define W(a, l) {.addr = (a), .len = (l), .write = true}
+#define CAP 2048u /* sectors */
+
+static const struct parse_case {
+    const char *rule;
+    uint32_t type;
+    uint64_t sector;
+    uint16_t nsg;
+    struct aero_sg sg[4];
+    int want;
+    uint64_t want_offset, want_len;
+} parse_cases[] = {
+    {"IN, one segment", 0, 3, 3, {R(0x1000, 16), W(0x2000, 4096), W(0x3000, 1)}, 0, 3 * 512, 4096},
+    {"OUT, header and data in one descriptor", 1, 0, 2, {R(0x1000, 16 + 512), W(0x3000, 1)}, 0, 0, 512},
+    {"OUT, two segments", 1, 7, 4, {R(0x1000, 16), R(0x2000, 512), R(0x4000, 1024), W(0x3000, 1)}, 0, 7 * 512, 1536},
+    {"IN, status shares the last data descriptor", 0, 0, 2, {R(0x1000, 16), W(0x2000, 513)}, 0, 0, 512},
+    {"IN, last sector", 0, CAP - 1, 3, {R(0x1000, 16), W(0x2000, 512), W(0x3000, 1)}, 0, (CAP - 1) * 512ull, 512},
+    {"IN, one sector past capacity", 0, CAP, 3, {R(0x1000, 16), W(0x2000, 512), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"IN, ends past capacity", 0, CAP - 1, 3, {R(0x1000, 16), W(0x2000, 1024), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"IN, sector near 2^64 (no overflow)", 0, UINT64_MAX / 256, 3, {R(0x1000, 16), W(0x2000, 512), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"IN, length not a multiple of 512", 0, 0, 3, {R(0x1000, 16), W(0x2000, 100), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"IN, no data", 0, 0, 2, {R(0x1000, 16), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"IN with device-readable data", 0, 0, 4, {R(0x1000, 16), R(0x1800, 512), W(0x2000, 512), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"OUT with device-writable data", 1, 0, 4, {R(0x1000, 16), R(0x1800, 512), W(0x2000, 512), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"readable after writable", 1, 0, 4, {R(0x1000, 16), W(0x2000, 512), R(0x1800, 512), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"header shorter than 16 bytes", 0, 0, 3, {R(0x1000, 8), W(0x2000, 512), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"FLUSH", 4, 0, 2, {R(0x1000, 16), W(0x3000, 1)}, 0, 0, 0},
+    {"FLUSH with data", 4, 0, 3, {R(0x1000, 16), W(0x2000, 512), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"GET_ID, 20 bytes", 8, 0, 3, {R(0x1000, 16), W(0x2000, 20), W(0x3000, 1)}, 0, 0, 20},
+    {"GET_ID, larger buffer gets 20", 8, 0, 3, {R(0x1000, 16), W(0x2000, 512), W(0x3000, 1)}, 0, 0, 20},
+    {"GET_ID with readable data", 8, 0, 4, {R(0x1000, 16), R(0x1800, 4), W(0x2000, 20), W(0x3000, 1)}, VIRTIO_BLK_S_IOERR, 0, 0},
+    {"unknown type", 77, 0, 3, {R(0x1000, 16), W(0x2000, 512), W(0x3000, 1)}, VIRTIO_BLK_S_UNSUPP, 0, 0},
+    {"DISCARD is not offered", 11, 0, 3, {R(0x1000, 16), R(0x2000, 16), W(0x3000, 1)}, VIRTIO_BLK_S_UNSUPP, 0, 0},
+    {"last descriptor read-only: no status", 1, 0, 2, {R(0x1000, 16), R(0x2000, 512)}, AERO_BLK_PARSE_NO_STATUS, 0, 0},
+    {"last descriptor empty: no status", 0, 0, 3, {R(0x1000, 16), W(0x2000, 512), W(0x3000, 0)}, AERO_BLK_PARSE_NO_STATUS, 0, 0},
+};
+
+START_TEST(test_blk_parse_request_rules)
+{
+    const struct parse_case *pc = &parse_cases[_i];
+    static struct aero_chain c;
+    memset(&c, 0, sizeof(c));
+    c.nsg = pc->nsg;
+    for (uint16_t k = 0; k < pc->nsg; k++) {
+        c.sg[k] = pc->sg[k];
+        if (c.sg[k].write)
+            c.writable_bytes += c.sg[k].len;
+        else
+            c.readable_bytes += c.sg[k].len;
+    }
+    uint8_t hdr[16] = {0};
+    aero_put_le32(hdr, pc->type);
+    aero_put_le64(hdr + 8, pc->sector);
+    struct aero_blk_request rq;
+    int got = aero_blk_parse_request(&c, c.readable_bytes >= 16 ? hdr : NULL, CAP, &rq);
+    ck_assert_msg(got == pc->want, "%s: got %d, want %d", pc->rule, got, pc->want);
+    if (got == AERO_BLK_PARSE_NO_STATUS)
+        return;
+    const struct aero_sg *last = &c.sg[c.nsg - 1];
+    ck_assert_msg(rq.status_addr == last->addr + last->len - 1, "%s: status address", pc->rule);
+    if (got != VIRTIO_BLK_S_OK)
+        return;
+    ck_assert_msg(rq.type == pc->type, "%s: type", pc->rule);
+    ck_assert_msg(rq.offset == pc->want_offset, "%s: offset %llu", pc->rule,
+                  (unsigned long long)rq.offset);
+    ck_assert_msg(rq.data_len == pc->want_len, "%s: length %llu", pc->rule,
+                  (unsigned long long)rq.data_len);
 }
 END_TEST
 
@@ -634,6 +710,11 @@ static Suite *blk_suite(void)
     tcase_add_test(tc, test_blk_duplicate_heads_bounded_inflight);
     tcase_add_test(tc, test_blk_counters_track_requests_and_errors);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("parse");
+    tcase_add_loop_test(tp, test_blk_parse_request_rules, 0,
+                        (int)(sizeof(parse_cases) / sizeof(parse_cases[0])));
+    suite_add_tcase(s, tp);
+
     TCase *tn = tcase_create("event_idx_off");
     tcase_add_checked_fixture(tn, setup_noevent, teardown);
     tcase_add_test(tn, test_blk_event_idx_off_gives_contract_v1_features);
