@@ -27,6 +27,7 @@ extern "C" {
 #define VIRTIO_BLK_S_UNSUPP 2
 
 #define AERO_BLK_QUEUE_SIZE 128
+#define AERO_BLK_MSIX_VECTORS 2 /* config + requestq */
 #define AERO_BLK_SEG_MAX 126   /* queue size minus header and status descriptors */
 #define AERO_BLK_ID_BYTES 20   /* VIRTIO_BLK_ID_BYTES */
 #define AERO_BLK_CHUNK (1u << 20) /* bounce buffer per request; larger requests go in pieces */
@@ -55,15 +56,23 @@ struct aero_blk_params {
     uint64_t capacity_bytes;      /* rounded down to logical_block_size */
     uint32_t logical_block_size;  /* 512 or 4096: blk_size in config */
     bool event_idx;               /* offer VIRTIO_F_RING_EVENT_IDX */
-    uint16_t msix_vectors;        /* 0 or 2 (config + requestq) */
-    char serial[AERO_BLK_ID_BYTES + 1]; /* GET_ID answer; empty = "aero-virtio-blk" */
+    uint16_t msix_vectors;        /* 0 or AERO_BLK_MSIX_VECTORS */
+    const char *serial;           /* GET_ID answer, <= 20 bytes; NULL or "" = "aero-virtio-blk" */
 };
+
+/* CONTRACT §1: the block device's PCI identity (hosts register their device type with it). */
+extern const struct aero_pci_identity aero_blk_pci_identity;
 
 struct aero_blk;
 
+/* NULL when p is acceptable, else why not (one line a host can show its user as it is). */
+const char *aero_blk_check_params(const struct aero_blk_params *p);
+
+/* Create the device and its transport. On NULL, *why (if why is not NULL) says why: the
+ * aero_blk_check_params() reason, or a missing backend/host op, or no memory. */
 struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero_host_ops *host,
                               void *host_opaque, const struct aero_blk_backend_ops *backend,
-                              void *backend_opaque);
+                              void *backend_opaque, const char **why);
 void aero_blk_free(struct aero_blk *blk);
 struct aero_vdev *aero_blk_vdev(struct aero_blk *blk);
 

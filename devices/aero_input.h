@@ -13,6 +13,7 @@ extern "C" {
 
 #define VIRTIO_ID_INPUT 18
 #define AERO_INPUT_QUEUE_SIZE 64
+#define AERO_INPUT_MSIX_VECTORS 3 /* config + eventq + statusq */
 
 #define VIRTIO_INPUT_CFG_UNSET 0x00
 #define VIRTIO_INPUT_CFG_ID_NAME 0x01
@@ -52,7 +53,9 @@ extern "C" {
 #define AERO_INPUT_ABS_MAX 32767
 #define AERO_INPUT_BACKLOG 1024 /* events kept while no buffer is posted */
 
+/* CONTRACT §3.3: one multi-function device; the kind is also the PCI function number. */
 enum aero_input_kind { AERO_INPUT_KEYBOARD, AERO_INPUT_MOUSE, AERO_INPUT_TABLET };
+#define AERO_INPUT_KINDS 3
 
 struct aero_input_backend_ops {
     /* Optional: the driver changed the LED state (bit n = LED code n). */
@@ -69,17 +72,27 @@ struct aero_input_stats {
     uint64_t events_delivered, events_dropped, batches, status_events;
 };
 
+/* CONTRACT §1/§3.3: PCI identity of each function, indexed by kind (the keyboard's header
+ * type carries the multi-function bit). */
+extern const struct aero_pci_identity aero_input_pci_identity[AERO_INPUT_KINDS];
+
 struct aero_input;
 
+/* NULL when p is acceptable, else why not (one line for the user). */
+const char *aero_input_check_params(const struct aero_input_params *p);
+
+/* Create the function and its transport; on NULL, *why (if why is not NULL) says why. */
 struct aero_input *aero_input_new(const struct aero_input_params *p,
                                   const struct aero_host_ops *host, void *host_opaque,
                                   const struct aero_input_backend_ops *backend,
-                                  void *backend_opaque);
+                                  void *backend_opaque, const char **why);
 void aero_input_free(struct aero_input *in);
 struct aero_vdev *aero_input_vdev(struct aero_input *in);
 
 /* Queue one event of the current batch. Events of a type/code this device does not advertise
- * are ignored (returns false). */
+ * are ignored (returns false). Keyboard keys follow CONTRACT §3.3 (1 press / 0 release, no
+ * auto-repeat): a press of a key already down, a release of a key already up and any other
+ * value are ignored too; reset releases every key. */
 bool aero_input_event(struct aero_input *in, uint16_t type, uint16_t code, int32_t value);
 /* End the batch: append SYN_REPORT and deliver what the posted buffers allow. A batch that does
  * not fit the backlog is dropped whole (never half a batch). */

@@ -21,6 +21,7 @@ extern "C" {
 #define VIRTIO_NET_S_LINK_UP 1
 
 #define AERO_NET_QUEUE_SIZE 256
+#define AERO_NET_MSIX_VECTORS 3 /* config + rxq + txq */
 #define AERO_NET_RXQ 0
 #define AERO_NET_TXQ 1
 #define AERO_NET_MIN_FRAME 14
@@ -46,11 +47,18 @@ struct aero_net_stats {
     uint64_t rx_frames, rx_bytes, rx_dropped, rx_no_buffer;
 };
 
+/* CONTRACT §1: the network device's PCI identity. */
+extern const struct aero_pci_identity aero_net_pci_identity;
+
 struct aero_net;
 
+/* NULL when p is acceptable, else why not (one line for the user). */
+const char *aero_net_check_params(const struct aero_net_params *p);
+
+/* Create the device and its transport; on NULL, *why (if why is not NULL) says why. */
 struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero_host_ops *host,
                               void *host_opaque, const struct aero_net_backend_ops *backend,
-                              void *backend_opaque);
+                              void *backend_opaque, const char **why);
 void aero_net_free(struct aero_net *net);
 struct aero_vdev *aero_net_vdev(struct aero_net *net);
 

@@ -26,6 +26,7 @@ struct blk_req {
 struct aero_blk {
     struct aero_vdev *vdev;
     struct aero_blk_params p;
+    char serial[AERO_BLK_ID_BYTES + 1];
     const struct aero_blk_backend_ops *backend;
     void *backend_opaque;
     uint64_t capacity_sectors;
@@ -277,9 +278,7 @@ static void execute_request(struct aero_blk *blk, struct blk_req *r)
         return;
     default: { /* VIRTIO_BLK_T_GET_ID */
         char id[AERO_BLK_ID_BYTES] = {0};
-        const char *s = blk->p.serial[0] ? blk->p.serial : "aero-virtio-blk";
-        size_t slen = strlen(s);
-        memcpy(id, s, slen < sizeof(id) ? slen : sizeof(id));
+        memcpy(id, blk->serial, strlen(blk->serial));
         if (aero_chain_to_guest(vq, &r->chain, 0, id, r->rq.data_len) != (int64_t)r->rq.data_len) {
             release(r); /* the device failed: nothing more goes to this ring */
             return;
@@ -377,20 +376,53 @@ out:
 
 /* ---- construction ------------------------------------------------------------------------- */
 
+const struct aero_pci_identity aero_blk_pci_identity = {
+    .vendor_id = AERO_PCI_VENDOR,
+    .device_id = 0x1040 + VIRTIO_ID_BLOCK,
+    .subsystem_vendor_id = AERO_PCI_VENDOR,
+    .subsystem_id = 0x0002,
+    .revision = AERO_PCI_REVISION,
+    .class_code = 0x010000, /* mass storage, SCSI */
+    .header_type = 0x00,
+    .interrupt_pin = 1,
+};
+
+const char *aero_blk_check_params(const struct aero_blk_params *p)
+{
+    if (p->logical_block_size != 512 && p->logical_block_size != 4096)
+        return "logical_block_size must be 512 or 4096";
+    if (p->msix_vectors != 0 && p->msix_vectors != AERO_BLK_MSIX_VECTORS)
+        return "vectors must be 0 (INTx only) or 2 (config + requestq)";
+    if (p->serial && strlen(p->serial) > AERO_BLK_ID_BYTES)
+        return "serial is longer than 20 bytes (VIRTIO_BLK_ID_BYTES)";
+    return NULL;
+}
+
+static struct aero_blk *refuse(const char **why, const char *reason)
+{
+    if (why)
+        *why = reason;
+    return NULL;
+}
+
 struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero_host_ops *host,
                               void *host_opaque, const struct aero_blk_backend_ops *backend,
-                              void *backend_opaque)
+                              void *backend_opaque, const char **why)
 {
     if (!p || !backend || !backend->submit)
-        return NULL;
-    if (p->logical_block_size != 512 && p->logical_block_size != 4096)
-        return NULL;
-    if (p->msix_vectors != 0 && p->msix_vectors != 2)
-        return NULL;
+        return refuse(why, "no block backend");
+    const char *bad = aero_blk_check_params(p);
+    if (bad)
+        return refuse(why, bad);
     struct aero_blk *blk = calloc(1, sizeof(*blk));
     if (!blk)
-        return NULL;
+        return refuse(why, "out of memory");
     blk->p = *p;
+    if (p->serial && p->serial[0])
+        memcpy(blk->serial, p->serial, strlen(p->serial));
+    else
+        memcpy(blk->serial, "aero-virtio-blk", sizeof("aero-virtio-blk"));
+    blk->p.serial = blk->serial;
     blk->backend = backend;
     blk->backend_opaque = backend_opaque;
     blk->capacity_sectors = (p->capacity_bytes / p->logical_block_size) *
@@ -399,14 +431,7 @@ struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero
         blk->req[i].blk = blk;
 
     struct aero_vdev_params vp = {
-        .id = {.vendor_id = AERO_PCI_VENDOR,
-               .device_id = 0x1040 + VIRTIO_ID_BLOCK,
-               .subsystem_vendor_id = AERO_PCI_VENDOR,
-               .subsystem_id = 0x0002,
-               .revision = AERO_PCI_REVISION,
-               .class_code = 0x010000,
-               .header_type = 0x00,
-               .interrupt_pin = 1},
+        .id = aero_blk_pci_identity,
         .num_queues = 1,
         .queue_max_size = {AERO_BLK_QUEUE_SIZE},
         .device_features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |
@@ -420,7 +445,7 @@ struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero
     blk->vdev = aero_vdev_new(&vp, host, host_opaque, &blk_dev_ops, blk);
     if (!blk->vdev) {
         free(blk);
-        return NULL;
+        return refuse(why, "the host lacks a required operation");
     }
     return blk;
 }

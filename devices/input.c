@@ -25,6 +25,7 @@ struct aero_input {
     uint8_t select, subsel;
     uint8_t bits_syn[128], bits_key[128], bits_rel[128], bits_abs[128], bits_led[128];
     uint32_t leds;
+    uint8_t keys_down[128]; /* keyboard: keys pressed and not yet released */
     /* backlog ring of committed events */
     struct ev backlog[AERO_INPUT_BACKLOG];
     unsigned head, count;
@@ -37,6 +38,13 @@ struct aero_input {
 };
 
 static void set_bit(uint8_t *bm, unsigned bit) { bm[bit / 8] |= (uint8_t)(1u << (bit % 8)); }
+static void put_bit(uint8_t *bm, unsigned bit, bool on)
+{
+    if (on)
+        set_bit(bm, bit);
+    else
+        bm[bit / 8] &= (uint8_t)~(1u << (bit % 8));
+}
 static bool test_bit(const uint8_t *bm, unsigned bit)
 {
     return bit < 1024 && (bm[bit / 8] >> (bit % 8)) & 1;
@@ -268,6 +276,7 @@ static void input_reset(void *opaque)
     in->nbatch = 0;
     in->batch_overflow = false;
     in->leds = 0;
+    memset(in->keys_down, 0, sizeof(in->keys_down)); /* the driver saw no key go down yet */
 }
 
 static const struct aero_device_ops input_dev_ops = {
@@ -277,9 +286,29 @@ static const struct aero_device_ops input_dev_ops = {
     .reset = input_reset,
 };
 
+/* CONTRACT §3.3: keyboard values are 1 press / 0 release, no auto-repeat, so only a change of a
+ * key's state is an event. The state is what the driver will have seen: delivered batches plus
+ * the batch being built (a batch that is dropped changes nothing). */
+static bool key_changes(const struct aero_input *in, uint16_t code, int32_t value)
+{
+    if (value != 0 && value != 1)
+        return false;
+    bool down = test_bit(in->keys_down, code);
+    for (unsigned i = in->nbatch; i-- > 0;) {
+        if (in->batch[i].type == AERO_EV_KEY && in->batch[i].code == code) {
+            down = in->batch[i].value == 1;
+            break;
+        }
+    }
+    return down != (value == 1);
+}
+
 bool aero_input_event(struct aero_input *in, uint16_t type, uint16_t code, int32_t value)
 {
     if (type == AERO_EV_SYN || !aero_input_has_code(in, type, code))
+        return false;
+    bool keyboard_key = in->p.kind == AERO_INPUT_KEYBOARD && type == AERO_EV_KEY;
+    if (keyboard_key && !key_changes(in, code, value))
         return false;
     if (in->nbatch >= BATCH_MAX - 1) { /* leave room for SYN_REPORT */
         in->batch_overflow = true;
@@ -297,8 +326,12 @@ void aero_input_sync(struct aero_input *in)
     if (in->batch_overflow || in->count + in->nbatch > AERO_INPUT_BACKLOG) {
         in->stats.events_dropped += in->nbatch;
     } else {
-        for (unsigned i = 0; i < in->nbatch; i++)
-            in->backlog[(in->head + in->count + i) % AERO_INPUT_BACKLOG] = in->batch[i];
+        for (unsigned i = 0; i < in->nbatch; i++) {
+            const struct ev *e = &in->batch[i];
+            in->backlog[(in->head + in->count + i) % AERO_INPUT_BACKLOG] = *e;
+            if (in->p.kind == AERO_INPUT_KEYBOARD && e->type == AERO_EV_KEY)
+                put_bit(in->keys_down, e->code, e->value == 1);
+        }
         in->count += in->nbatch;
         in->stats.batches++;
     }
@@ -313,32 +346,56 @@ void aero_input_get_stats(const struct aero_input *in, struct aero_input_stats *
     *out = in->stats;
 }
 
+#define INPUT_ID(kind, hdr)                                                                     \
+    {                                                                                           \
+        .vendor_id = AERO_PCI_VENDOR, .device_id = 0x1040 + VIRTIO_ID_INPUT,                     \
+        .subsystem_vendor_id = AERO_PCI_VENDOR, .subsystem_id = (uint16_t)(0x0010 + (kind)),     \
+        .revision = AERO_PCI_REVISION, .class_code = 0x098000, .header_type = (hdr),            \
+        .interrupt_pin = 1,                                                                     \
+    }
+
+/* CONTRACT §3.3: function 0 (keyboard) carries the multi-function bit. */
+const struct aero_pci_identity aero_input_pci_identity[AERO_INPUT_KINDS] = {
+    [AERO_INPUT_KEYBOARD] = INPUT_ID(AERO_INPUT_KEYBOARD, 0x80),
+    [AERO_INPUT_MOUSE] = INPUT_ID(AERO_INPUT_MOUSE, 0x00),
+    [AERO_INPUT_TABLET] = INPUT_ID(AERO_INPUT_TABLET, 0x00),
+};
+
+const char *aero_input_check_params(const struct aero_input_params *p)
+{
+    if (p->kind > AERO_INPUT_TABLET)
+        return "input kind must be keyboard, mouse or tablet";
+    if (p->msix_vectors != 0 && p->msix_vectors != AERO_INPUT_MSIX_VECTORS)
+        return "vectors must be 0 (INTx only) or 3 (config + eventq + statusq)";
+    return NULL;
+}
+
+static struct aero_input *refuse(const char **why, const char *reason)
+{
+    if (why)
+        *why = reason;
+    return NULL;
+}
+
 struct aero_input *aero_input_new(const struct aero_input_params *p,
                                   const struct aero_host_ops *host, void *host_opaque,
                                   const struct aero_input_backend_ops *backend,
-                                  void *backend_opaque)
+                                  void *backend_opaque, const char **why)
 {
-    if (!p || p->kind > AERO_INPUT_TABLET)
-        return NULL;
-    if (p->msix_vectors != 0 && p->msix_vectors != 3)
-        return NULL;
+    if (!p)
+        return refuse(why, "no parameters");
+    const char *bad = aero_input_check_params(p);
+    if (bad)
+        return refuse(why, bad);
     struct aero_input *in = calloc(1, sizeof(*in));
     if (!in)
-        return NULL;
+        return refuse(why, "out of memory");
     in->p = *p;
     in->backend = backend;
     in->backend_opaque = backend_opaque;
     setup_bits(in);
     struct aero_vdev_params vp = {
-        .id = {.vendor_id = AERO_PCI_VENDOR,
-               .device_id = 0x1040 + VIRTIO_ID_INPUT,
-               .subsystem_vendor_id = AERO_PCI_VENDOR,
-               .subsystem_id = (uint16_t)(0x0010 + p->kind),
-               .revision = AERO_PCI_REVISION,
-               .class_code = 0x098000,
-               /* CONTRACT §3.3: function 0 (keyboard) carries the multi-function bit. */
-               .header_type = p->kind == AERO_INPUT_KEYBOARD ? 0x80 : 0x00,
-               .interrupt_pin = 1},
+        .id = aero_input_pci_identity[p->kind],
         .num_queues = 2,
         .queue_max_size = {AERO_INPUT_QUEUE_SIZE, AERO_INPUT_QUEUE_SIZE},
         .device_features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC),
@@ -350,7 +407,7 @@ struct aero_input *aero_input_new(const struct aero_input_params *p,
     in->vdev = aero_vdev_new(&vp, host, host_opaque, &input_dev_ops, in);
     if (!in->vdev) {
         free(in);
-        return NULL;
+        return refuse(why, "the host lacks a required operation");
     }
     return in;
 }

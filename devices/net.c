@@ -173,30 +173,52 @@ void aero_net_get_stats(const struct aero_net *net, struct aero_net_stats *out)
     *out = net->stats;
 }
 
+const struct aero_pci_identity aero_net_pci_identity = {
+    .vendor_id = AERO_PCI_VENDOR,
+    .device_id = 0x1040 + VIRTIO_ID_NET,
+    .subsystem_vendor_id = AERO_PCI_VENDOR,
+    .subsystem_id = 0x0001,
+    .revision = AERO_PCI_REVISION,
+    .class_code = 0x020000, /* network, Ethernet */
+    .header_type = 0x00,
+    .interrupt_pin = 1,
+};
+
+const char *aero_net_check_params(const struct aero_net_params *p)
+{
+    /* CONTRACT §3.2 header-length conflict: 10 (contract) or 12 (virtio 1.x). */
+    if (p->header_len != 10 && p->header_len != 12)
+        return "header-len must be 10 (contract, Aero Win7 driver) or 12 (virtio 1.x: Linux, "
+               "virtio-win NetKVM)";
+    if (p->msix_vectors != 0 && p->msix_vectors != AERO_NET_MSIX_VECTORS)
+        return "vectors must be 0 (INTx only) or 3 (config + rxq + txq)";
+    return NULL;
+}
+
+static struct aero_net *refuse(const char **why, const char *reason)
+{
+    if (why)
+        *why = reason;
+    return NULL;
+}
+
 struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero_host_ops *host,
                               void *host_opaque, const struct aero_net_backend_ops *backend,
-                              void *backend_opaque)
+                              void *backend_opaque, const char **why)
 {
     if (!p || !backend || !backend->transmit)
-        return NULL;
-    if (p->header_len != 10 && p->header_len != 12)
-        return NULL;
-    if (p->msix_vectors != 0 && p->msix_vectors != 3)
-        return NULL;
+        return refuse(why, "no network backend");
+    const char *bad = aero_net_check_params(p);
+    if (bad)
+        return refuse(why, bad);
     struct aero_net *net = calloc(1, sizeof(*net));
     if (!net)
-        return NULL;
+        return refuse(why, "out of memory");
     net->p = *p;
     net->backend = backend;
     net->backend_opaque = backend_opaque;
     struct aero_vdev_params vp = {
-        .id = {.vendor_id = AERO_PCI_VENDOR,
-               .device_id = 0x1040 + VIRTIO_ID_NET,
-               .subsystem_vendor_id = AERO_PCI_VENDOR,
-               .subsystem_id = 0x0001,
-               .revision = AERO_PCI_REVISION,
-               .class_code = 0x020000,
-               .interrupt_pin = 1},
+        .id = aero_net_pci_identity,
         .num_queues = 2,
         .queue_max_size = {AERO_NET_QUEUE_SIZE, AERO_NET_QUEUE_SIZE},
         .device_features = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_INDIRECT_DESC) |
@@ -209,7 +231,7 @@ struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero
     net->vdev = aero_vdev_new(&vp, host, host_opaque, &net_dev_ops, net);
     if (!net->vdev) {
         free(net);
-        return NULL;
+        return refuse(why, "the host lacks a required operation");
     }
     return net;
 }

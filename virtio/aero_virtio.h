@@ -93,6 +93,10 @@ struct aero_host_ops {
      * NULL (no MSI-X). msix_notify is only called with vectors < the configured count. */
     bool (*msix_enabled)(void *opaque);
     void (*msix_notify)(void *opaque, uint16_t vector);
+    /* Optional: device_status changed (driver write, reset, NEEDS_RESET), as QEMU's
+     * VirtioDeviceClass.set_status: called after the new value is in place and before queues
+     * with buffers made available before DRIVER_OK are processed. */
+    void (*status_changed)(void *opaque, uint8_t old_status, uint8_t new_status);
     /* Optional: one line describing a guest error (no trailing newline). */
     void (*log_guest_error)(void *opaque, const char *msg);
     /* Optional: "process later". When set, a doorbell only records the queue as pending and

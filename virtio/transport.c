@@ -39,6 +39,8 @@ static const struct {
     {CC_Q_USED, 8},
 };
 
+static void set_status(struct aero_vdev *vdev, uint8_t v);
+
 static bool is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
 struct aero_vdev *aero_vdev_new(const struct aero_vdev_params *p, const struct aero_host_ops *host,
@@ -249,7 +251,7 @@ void aero_vdev_fail(struct aero_vdev *vdev, int queue, const char *fmt, ...)
     if (vdev->broken)
         return;
     vdev->broken = true;
-    vdev->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+    set_status(vdev, vdev->status | VIRTIO_CONFIG_S_NEEDS_RESET);
     if (vdev->host->log_guest_error) {
         char msg[256];
         va_list ap;
@@ -264,8 +266,18 @@ void aero_vdev_fail(struct aero_vdev *vdev, int queue, const char *fmt, ...)
 
 /* ---- status, features, reset -------------------------------------------------------------- */
 
+/* The one place device_status changes; the host hears of every change. */
+static void set_status(struct aero_vdev *vdev, uint8_t v)
+{
+    uint8_t old = vdev->status;
+    vdev->status = v;
+    if (old != v && vdev->host->status_changed)
+        vdev->host->status_changed(vdev->host_opaque, old, v);
+}
+
 void aero_vdev_reset(struct aero_vdev *vdev)
 {
+    uint8_t old = vdev->status;
     vdev->status = 0;
     vdev->device_feature_select = 0;
     vdev->driver_feature_select = 0;
@@ -283,6 +295,8 @@ void aero_vdev_reset(struct aero_vdev *vdev)
     vdev->host->set_intx(vdev->host_opaque, 0);
     if (vdev->dev_ops->reset)
         vdev->dev_ops->reset(vdev->dev);
+    if (old != 0 && vdev->host->status_changed)
+        vdev->host->status_changed(vdev->host_opaque, old, 0);
 }
 
 static bool features_acceptable(const struct aero_vdev *vdev, uint64_t f)
@@ -365,7 +379,7 @@ static void write_status(struct aero_vdev *vdev, uint8_t v)
     }
     /* Once accepted, FEATURES_OK and NEEDS_RESET only go away through reset. */
     v |= old & (VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_NEEDS_RESET);
-    vdev->status = v;
+    set_status(vdev, v);
     if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
         if (!(v & VIRTIO_CONFIG_S_FEATURES_OK)) {
             aero_vdev_fail(vdev, -1, "DRIVER_OK set without accepted FEATURES_OK");

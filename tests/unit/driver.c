@@ -112,6 +112,16 @@ static void fg_msix_notify(void *opaque, uint16_t vector)
         g->msix_count[vector]++;
 }
 
+static void fg_status_changed(void *opaque, uint8_t old_status, uint8_t new_status)
+{
+    struct fake_guest *g = opaque;
+    if (old_status == new_status)
+        g->status_seen = 0xee; /* never reported as a change: a test will see the bogus value */
+    else
+        g->status_seen = new_status;
+    g->status_changes++;
+}
+
 static void fg_log(void *opaque, const char *msg)
 {
     struct fake_guest *g = opaque;
@@ -127,6 +137,7 @@ const struct aero_host_ops fake_host_ops = {
     .set_intx = fg_set_intx,
     .msix_enabled = fg_msix_enabled,
     .msix_notify = fg_msix_notify,
+    .status_changed = fg_status_changed,
     .log_guest_error = fg_log,
 };
 
@@ -140,6 +151,7 @@ const struct aero_host_ops fake_host_ops_deferred = {
     .set_intx = fg_set_intx,
     .msix_enabled = fg_msix_enabled,
     .msix_notify = fg_msix_notify,
+    .status_changed = fg_status_changed,
     .log_guest_error = fg_log,
     .schedule = fg_schedule,
 };

@@ -34,6 +34,8 @@ struct fake_guest {
      * an index in the middle of the copy). Ring indices must never be read this way. */
     void (*mid_copy)(struct fake_guest *g, uint64_t gpa);
     unsigned index_loads, index_stores; /* load16/store16 calls */
+    unsigned status_changes;            /* host status_changed calls */
+    uint8_t status_seen;                /* new_status of the last one */
     /* Optional: guest-physical window that maps a device's BAR0 (re-entrancy tests). */
     struct aero_vdev *bar_vdev;
     uint64_t bar_base;

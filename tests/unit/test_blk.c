@@ -24,8 +24,8 @@ static void make_host(bool event_idx, uint32_t lbs, const struct aero_host_ops *
     membk_init(&mb, DISK_SIZE);
     struct aero_blk_params p = {.capacity_bytes = DISK_SIZE, .logical_block_size = lbs,
                                 .event_idx = event_idx, .msix_vectors = msix};
-    strcpy(p.serial, "AERO-SERIAL-1");
-    blk = aero_blk_new(&p, host, &g, &membk_ops, &mb);
+    p.serial = "AERO-SERIAL-1";
+    blk = aero_blk_new(&p, host, &g, &membk_ops, &mb, NULL);
     ck_assert_ptr_nonnull(blk);
     drv_bring_up(&d, aero_blk_vdev(blk), &g, ~0ull);
     ck_assert(aero_vdev_driver_ok(aero_blk_vdev(blk)));

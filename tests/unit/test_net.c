@@ -45,7 +45,7 @@ static void make_host(unsigned hl, bool event_idx, const struct aero_host_ops *h
     memset(&tx, 0, sizeof(tx));
     struct aero_net_params p = {.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, .event_idx = event_idx,
                                 .header_len = hl, .link_up = true};
-    net = aero_net_new(&p, host, &g, &be, NULL);
+    net = aero_net_new(&p, host, &g, &be, NULL, NULL);
     ck_assert_ptr_nonnull(net);
     drv_bring_up(&d, aero_net_vdev(net), &g, ~0ull);
 }

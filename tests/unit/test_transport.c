@@ -77,7 +77,7 @@ START_TEST(test_blk_pci_identity_and_revision)
 {
     static const struct aero_blk_backend_ops none = {.submit = no_submit};
     struct aero_blk_params bp = {.capacity_bytes = 1 << 20, .logical_block_size = 512};
-    struct aero_blk *blk = aero_blk_new(&bp, &fake_host_ops, &g, &none, NULL);
+    struct aero_blk *blk = aero_blk_new(&bp, &fake_host_ops, &g, &none, NULL, NULL);
     ck_assert_ptr_nonnull(blk);
     uint8_t cfg[256];
     aero_vdev_pci_config_image(aero_blk_vdev(blk), cfg);
@@ -333,6 +333,39 @@ START_TEST(test_needs_reset_is_sticky_until_reset)
 }
 END_TEST
 
+START_TEST(test_status_changes_reach_the_host)
+{
+    /* The host hears of every change of device_status (QEMU's set_status), and of nothing
+     * else: bring-up, NEEDS_RESET from a guest error, and reset. */
+    const uint8_t ad = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+    drv_write(&d, 0x14, VIRTIO_CONFIG_S_ACKNOWLEDGE, 1);
+    ck_assert_uint_eq(g.status_changes, 1);
+    ck_assert_uint_eq(g.status_seen, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    drv_write(&d, 0x14, ad, 1);
+    drv_write(&d, 0x14, ad, 1); /* same value again: no change */
+    ck_assert_uint_eq(g.status_changes, 2);
+    drv_write(&d, 0x0c, 1, 4); /* driver_feature_select 0 (bit 0 not offered) */
+    drv_write(&d, 0x14, ad | VIRTIO_CONFIG_S_FEATURES_OK, 1);
+    /* refused FEATURES_OK: the status written back is unchanged, so nothing to report */
+    ck_assert_uint_eq(g.status_changes, 2);
+    drv_write(&d, 0x0c, 0, 4);
+    drv_write(&d, 0x08, 1, 4);
+    drv_write(&d, 0x0c, 1, 4); /* VERSION_1 */
+    drv_write(&d, 0x14, ad | VIRTIO_CONFIG_S_FEATURES_OK, 1);
+    drv_write(&d, 0x14, ad | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK, 1);
+    ck_assert_uint_eq(g.status_changes, 4);
+    ck_assert_uint_eq(g.status_seen, ad | VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+    aero_vdev_fail(vdev, 0, "forced");
+    ck_assert_uint_eq(g.status_changes, 5);
+    ck_assert(g.status_seen & VIRTIO_CONFIG_S_NEEDS_RESET);
+    drv_write(&d, 0x14, 0, 1);
+    ck_assert_uint_eq(g.status_changes, 6);
+    ck_assert_uint_eq(g.status_seen, 0);
+    aero_vdev_reset(vdev); /* already 0 */
+    ck_assert_uint_eq(g.status_changes, 6);
+}
+END_TEST
+
 /* ---- notify --------------------------------------------------------------------------- */
 
 START_TEST(test_notify_16_and_32_bit)
@@ -478,6 +511,7 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, test_reset_clears_everything_and_deasserts_intx);
     tcase_add_test(tc, test_driver_ok_without_features_ok_needs_reset);
     tcase_add_test(tc, test_needs_reset_is_sticky_until_reset);
+    tcase_add_test(tc, test_status_changes_reach_the_host);
     tcase_add_test(tc, test_notify_16_and_32_bit);
     tcase_add_test(tc, test_notify_before_driver_ok_is_deferred);
     tcase_add_test(tc, test_notify_deferred_until_host_runs_pending);

@@ -130,6 +130,20 @@ static void aero_msix_notify(void *opaque, uint16_t vector)
     msix_notify(st->dev, vector);
 }
 
+/* Input activation follows DRIVER_OK (the library reports every status change). */
+static void aero_status_changed(void *opaque, uint8_t old_status, uint8_t new_status)
+{
+    AeroPCIState *st = opaque;
+    bool ok = new_status & VIRTIO_CONFIG_S_DRIVER_OK;
+
+    if (ok != st->driver_ok) {
+        st->driver_ok = ok;
+        if (st->driver_ok_changed) {
+            st->driver_ok_changed(st->hook_opaque, ok);
+        }
+    }
+}
+
 static void aero_log_guest_error(void *opaque, const char *msg)
 {
     AeroPCIState *st = opaque;
@@ -158,6 +172,7 @@ const struct aero_host_ops aero_pci_host_ops = {
     .set_intx = aero_set_intx,
     .msix_enabled = aero_msix_enabled,
     .msix_notify = aero_msix_notify,
+    .status_changed = aero_status_changed,
     .log_guest_error = aero_log_guest_error,
     .schedule = aero_schedule,
 };
@@ -168,24 +183,11 @@ static uint64_t aero_bar_read(void *opaque, hwaddr addr, unsigned size)
     return st->vdev ? aero_vdev_bar0_read(st->vdev, addr, size) : 0;
 }
 
-static void aero_check_driver_ok(AeroPCIState *st)
-{
-    bool ok = st->vdev && aero_vdev_driver_ok(st->vdev);
-
-    if (ok != st->driver_ok) {
-        st->driver_ok = ok;
-        if (st->driver_ok_changed) {
-            st->driver_ok_changed(st->hook_opaque, ok);
-        }
-    }
-}
-
 static void aero_bar_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
 {
     AeroPCIState *st = opaque;
     if (st->vdev) {
         aero_vdev_bar0_write(st->vdev, addr, val, size);
-        aero_check_driver_ok(st);
     }
 }
 
@@ -198,7 +200,6 @@ void aero_pci_reset(AeroPCIState *st)
     }
     if (st->vdev) {
         aero_vdev_reset(st->vdev);
-        aero_check_driver_ok(st);
     }
 }
 
@@ -251,8 +252,18 @@ static bool aero_pci_add_express_caps(PCIDevice *pci, Error **errp)
     return true;
 }
 
-bool aero_pci_prepare(PCIDevice *pci, AeroPCIState *st, const char *name, uint16_t vectors,
-                      Error **errp)
+void aero_pci_class_set_identity(PCIDeviceClass *k, const struct aero_pci_identity *id)
+{
+    k->vendor_id = id->vendor_id;
+    k->device_id = id->device_id;
+    k->revision = id->revision;
+    k->class_id = id->class_code >> 8;
+    k->subsystem_vendor_id = id->subsystem_vendor_id;
+    k->subsystem_id = id->subsystem_id;
+}
+
+static bool aero_pci_prepare(PCIDevice *pci, AeroPCIState *st, const char *name,
+                             uint16_t vectors, Error **errp)
 {
     Error *err = NULL;
 
@@ -290,7 +301,8 @@ bool aero_pci_prepare(PCIDevice *pci, AeroPCIState *st, const char *name, uint16
     return true;
 }
 
-bool aero_pci_install(PCIDevice *pci, AeroPCIState *st, struct aero_vdev *vdev, Error **errp)
+static bool aero_pci_install(PCIDevice *pci, AeroPCIState *st, struct aero_vdev *vdev,
+                             Error **errp)
 {
     const struct aero_pci_identity *id = aero_vdev_identity(vdev);
     struct aero_pci_cap caps[8];
@@ -333,6 +345,30 @@ void aero_pci_uninstall(PCIDevice *pci, AeroPCIState *st)
         st->vectors = 0;
     }
     st->vdev = NULL;
+}
+
+bool aero_pci_realize(PCIDevice *pci, AeroPCIState *st, const char *bar_name, uint16_t vectors,
+                      AeroPCICreate *create, AeroPCIDestroy *destroy, void *opaque,
+                      Error **errp)
+{
+    const char *why = "unknown reason";
+    struct aero_vdev *vdev;
+
+    if (!aero_pci_prepare(pci, st, bar_name, vectors, errp)) {
+        return false;
+    }
+    vdev = create(opaque, st->vectors, &why);
+    if (!vdev) {
+        aero_pci_uninstall(pci, st);
+        error_setg(errp, "%s", why);
+        return false;
+    }
+    if (!aero_pci_install(pci, st, vdev, errp)) {
+        aero_pci_uninstall(pci, st);
+        destroy(opaque);
+        return false;
+    }
+    return true;
 }
 
 char *aero_pci_stats(AeroPCIState *st)

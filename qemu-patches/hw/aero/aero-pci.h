@@ -17,7 +17,7 @@ typedef struct AeroPCIState {
     MemoryRegion bar;
     struct aero_vdev *vdev;
     uint16_t vectors;
-    /* Optional: called after a BAR0 write or reset changed DRIVER_OK (input activation). */
+    /* Optional: DRIVER_OK went on or off (the library's status_changed; input activation). */
     void (*driver_ok_changed)(void *opaque, bool ok);
     void *hook_opaque;
     bool driver_ok;
@@ -40,18 +40,23 @@ typedef struct AeroPCIState {
  */
 extern const struct aero_host_ops aero_pci_host_ops;
 
+/* class_init of every aero PCI type: the IDs come from the library's identity constant. */
+void aero_pci_class_set_identity(PCIDeviceClass *k, const struct aero_pci_identity *id);
+
 /* instance_init of every aero PCI type: lets QEMU size config space for PCI Express. */
 void aero_pci_instance_init(PCIDevice *pci);
 
 /*
- * Step 1 of realize: create BAR0 and, when vectors > 0, MSI-X with its table at BAR0+0x3100.
- * On return st->vectors holds the vector count the device model must be created with (0 when
- * the platform has no usable MSI).
+ * Realize: create BAR0 and, when vectors > 0, MSI-X with its table at BAR0+0x3100; call
+ * create() with the vector count the platform allows (0 without usable MSI) to build the device
+ * model, which returns its transport or NULL and the library's reason; install identity,
+ * capabilities and BAR0. Any failure unwinds what was done (destroy() frees the model).
  */
-bool aero_pci_prepare(PCIDevice *pci, AeroPCIState *st, const char *name, uint16_t vectors,
+typedef struct aero_vdev *AeroPCICreate(void *opaque, uint16_t vectors, const char **why);
+typedef void AeroPCIDestroy(void *opaque);
+bool aero_pci_realize(PCIDevice *pci, AeroPCIState *st, const char *bar_name, uint16_t vectors,
+                      AeroPCICreate *create, AeroPCIDestroy *destroy, void *opaque,
                       Error **errp);
-/* Step 2: the device model exists; install identity, capabilities, and register BAR0. */
-bool aero_pci_install(PCIDevice *pci, AeroPCIState *st, struct aero_vdev *vdev, Error **errp);
 void aero_pci_uninstall(PCIDevice *pci, AeroPCIState *st);
 /* Device reset (system reset, device_del): library reset plus hook notification. */
 void aero_pci_reset(AeroPCIState *st);

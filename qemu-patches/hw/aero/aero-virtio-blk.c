@@ -31,6 +31,7 @@ struct AeroVirtioBlkPCI {
     bool event_idx;
     char *serial;
     uint32_t vectors;
+    struct aero_blk_params params;
     struct aero_blk *blk;
 };
 
@@ -101,10 +102,27 @@ static const struct aero_blk_backend_ops aero_blk_backend = {
     .batch_end = aero_blk_batch_end,
 };
 
+static struct aero_vdev *aero_virtio_blk_create(void *opaque, uint16_t vectors, const char **why)
+{
+    AeroVirtioBlkPCI *s = opaque;
+
+    s->params.msix_vectors = vectors;
+    s->blk = aero_blk_new(&s->params, &aero_pci_host_ops, &s->pci, &aero_blk_backend, s, why);
+    return s->blk ? aero_blk_vdev(s->blk) : NULL;
+}
+
+static void aero_virtio_blk_destroy(void *opaque)
+{
+    AeroVirtioBlkPCI *s = opaque;
+
+    aero_blk_free(s->blk);
+    s->blk = NULL;
+}
+
 static void aero_virtio_blk_realize(PCIDevice *pci, Error **errp)
 {
     AeroVirtioBlkPCI *s = AERO_VIRTIO_BLK_PCI(pci);
-    struct aero_blk_params bp = { 0 };
+    const char *why;
     int64_t len;
 
     if (!s->conf.blk) {
@@ -115,23 +133,11 @@ static void aero_virtio_blk_realize(PCIDevice *pci, Error **errp)
         error_setg(errp, "device needs media, but drive is empty");
         return;
     }
-    /* CONTRACT §3.1 never offers VIRTIO_BLK_F_RO: the drive must be writable. */
+    /* The library never offers VIRTIO_BLK_F_RO (CONTRACT §3.1): the drive must be writable. */
     if (!blkconf_apply_backend_options(&s->conf, false, true, errp)) {
         return;
     }
     if (!blkconf_blocksizes(&s->conf, errp)) {
-        return;
-    }
-    if (s->conf.logical_block_size != 512 && s->conf.logical_block_size != 4096) {
-        error_setg(errp, "logical_block_size must be 512 or 4096");
-        return;
-    }
-    if (s->vectors != 0 && s->vectors != 2) {
-        error_setg(errp, "vectors must be 0 (INTx only) or 2 (config + requestq)");
-        return;
-    }
-    if (s->serial && strlen(s->serial) > AERO_BLK_ID_BYTES) {
-        error_setg(errp, "serial is longer than %d bytes", AERO_BLK_ID_BYTES);
         return;
     }
     len = blk_getlength(s->conf.blk);
@@ -139,28 +145,20 @@ static void aero_virtio_blk_realize(PCIDevice *pci, Error **errp)
         error_setg_errno(errp, -len, "cannot get the drive's size");
         return;
     }
-    if (!aero_pci_prepare(pci, &s->pci, "aero-virtio-blk-bar0", s->vectors, errp)) {
+    s->params = (struct aero_blk_params) {
+        .capacity_bytes = len,
+        .logical_block_size = s->conf.logical_block_size,
+        .event_idx = s->event_idx,
+        .msix_vectors = s->vectors,
+        .serial = s->serial,
+    };
+    why = aero_blk_check_params(&s->params);
+    if (why) {
+        error_setg(errp, "%s", why);
         return;
     }
-    bp.capacity_bytes = len;
-    bp.logical_block_size = s->conf.logical_block_size;
-    bp.event_idx = s->event_idx;
-    bp.msix_vectors = s->pci.vectors;
-    if (s->serial) {
-        pstrcpy(bp.serial, sizeof(bp.serial), s->serial);
-    }
-    s->blk = aero_blk_new(&bp, &aero_pci_host_ops, &s->pci, &aero_blk_backend, s);
-    if (!s->blk) {
-        aero_pci_uninstall(pci, &s->pci);
-        error_setg(errp, "aero-virtio library refused the block device parameters");
-        return;
-    }
-    if (!aero_pci_install(pci, &s->pci, aero_blk_vdev(s->blk), errp)) {
-        aero_pci_uninstall(pci, &s->pci);
-        aero_blk_free(s->blk);
-        s->blk = NULL;
-        return;
-    }
+    aero_pci_realize(pci, &s->pci, "aero-virtio-blk-bar0", s->vectors, aero_virtio_blk_create,
+                     aero_virtio_blk_destroy, s, errp);
 }
 
 static void aero_virtio_blk_exit(PCIDevice *pci)
@@ -202,7 +200,7 @@ static Property aero_virtio_blk_properties[] = {
     DEFINE_BLOCK_PROPERTIES(AeroVirtioBlkPCI, conf),
     DEFINE_PROP_BOOL("event-idx", AeroVirtioBlkPCI, event_idx, true),
     DEFINE_PROP_STRING("serial", AeroVirtioBlkPCI, serial),
-    DEFINE_PROP_UINT32("vectors", AeroVirtioBlkPCI, vectors, 2),
+    DEFINE_PROP_UINT32("vectors", AeroVirtioBlkPCI, vectors, AERO_BLK_MSIX_VECTORS),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -218,13 +216,7 @@ static void aero_virtio_blk_class_init(ObjectClass *klass, void *data)
 
     k->realize = aero_virtio_blk_realize;
     k->exit = aero_virtio_blk_exit;
-    /* The library sets the final identity at realize; these are the contract values. */
-    k->vendor_id = AERO_PCI_VENDOR;
-    k->device_id = 0x1040 + VIRTIO_ID_BLOCK;
-    k->revision = AERO_PCI_REVISION;
-    k->class_id = PCI_CLASS_STORAGE_SCSI;
-    k->subsystem_vendor_id = AERO_PCI_VENDOR;
-    k->subsystem_id = 0x0002;
+    aero_pci_class_set_identity(k, &aero_blk_pci_identity);
     dc->desc = "AERO-W7-VIRTIO block device (modern virtio-pci, contract v1)";
     dc->reset = aero_virtio_blk_reset;
     dc->vmsd = &aero_virtio_blk_vmstate;

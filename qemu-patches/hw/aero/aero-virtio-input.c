@@ -9,7 +9,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
-#include "qemu/bitmap.h"
 #include "qemu/module.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
@@ -31,9 +30,9 @@ struct AeroVirtioInputPCI {
     AeroPCIState pci;
     bool event_idx;
     uint32_t vectors;
+    struct aero_input_params params;
     struct aero_input *in;
     QemuInputHandlerState *hs;
-    DECLARE_BITMAP(keys_down, 256);
     /* Tablet: wheel events of the current batch went to the sibling mouse (looked up again at
      * sync time, never held across calls). */
     bool wheel_pending;
@@ -62,18 +61,10 @@ static void aero_input_key(AeroVirtioInputPCI *s, InputKeyEvent *key)
         return;
     }
     code = qemu_input_map_qcode_to_linux[qcode];
-    if (code == 0 || code >= 256) {
+    if (code == 0) {
         return;
     }
-    /* CONTRACT §3.3: no auto-repeat; a repeated press of a held key is not an event. */
-    if (key->down == test_bit(code, s->keys_down)) {
-        return;
-    }
-    if (key->down) {
-        set_bit(code, s->keys_down);
-    } else {
-        clear_bit(code, s->keys_down);
-    }
+    /* The library drops repeats of a held key (CONTRACT §3.3, no auto-repeat). */
     aero_input_event(s->in, AERO_EV_KEY, code, key->down);
 }
 
@@ -256,7 +247,6 @@ static void aero_input_driver_ok_changed(void *opaque, bool ok)
         qemu_input_handler_activate(s->hs);
     } else {
         qemu_input_handler_deactivate(s->hs);
-        bitmap_zero(s->keys_down, 256);
     }
 }
 
@@ -294,12 +284,30 @@ static void aero_input_machine_done(Notifier *n, void *data)
     }
 }
 
+static struct aero_vdev *aero_virtio_input_create(void *opaque, uint16_t vectors,
+                                                   const char **why)
+{
+    AeroVirtioInputPCI *s = opaque;
+
+    s->params.msix_vectors = vectors;
+    s->in = aero_input_new(&s->params, &aero_pci_host_ops, &s->pci, &aero_input_backend, s, why);
+    return s->in ? aero_input_vdev(s->in) : NULL;
+}
+
+static void aero_virtio_input_destroy(void *opaque)
+{
+    AeroVirtioInputPCI *s = opaque;
+
+    aero_input_free(s->in);
+    s->in = NULL;
+}
+
 static void aero_virtio_input_realize(PCIDevice *pci, Error **errp)
 {
     AeroVirtioInputPCI *s = AERO_VIRTIO_INPUT_PCI(pci);
     AeroVirtioInputPCIClass *c = AERO_VIRTIO_INPUT_PCI_GET_CLASS(pci);
-    struct aero_input_params ip = { .kind = c->kind };
-    unsigned want_fn = c->kind;
+    unsigned want_fn = c->kind; /* AERO_INPUT_KEYBOARD/MOUSE/TABLET = function 0/1/2 */
+    const char *why;
 
     /* CONTRACT §3.3: keyboard function 0 (multi-function), mouse 1, tablet 2. */
     if (PCI_FUNC(pci->devfn) != want_fn) {
@@ -324,25 +332,18 @@ static void aero_virtio_input_realize(PCIDevice *pci, Error **errp)
                               errp)) {
         return;
     }
-    if (s->vectors != 0 && s->vectors != 3) {
-        error_setg(errp, "vectors must be 0 (INTx only) or 3 (config + eventq + statusq)");
+    s->params = (struct aero_input_params) {
+        .kind = c->kind,
+        .event_idx = s->event_idx,
+        .msix_vectors = s->vectors,
+    };
+    why = aero_input_check_params(&s->params);
+    if (why) {
+        error_setg(errp, "%s", why);
         return;
     }
-    if (!aero_pci_prepare(pci, &s->pci, "aero-virtio-input-bar0", s->vectors, errp)) {
-        return;
-    }
-    ip.event_idx = s->event_idx;
-    ip.msix_vectors = s->pci.vectors;
-    s->in = aero_input_new(&ip, &aero_pci_host_ops, &s->pci, &aero_input_backend, s);
-    if (!s->in) {
-        aero_pci_uninstall(pci, &s->pci);
-        error_setg(errp, "aero-virtio library refused the input device parameters");
-        return;
-    }
-    if (!aero_pci_install(pci, &s->pci, aero_input_vdev(s->in), errp)) {
-        aero_pci_uninstall(pci, &s->pci);
-        aero_input_free(s->in);
-        s->in = NULL;
+    if (!aero_pci_realize(pci, &s->pci, "aero-virtio-input-bar0", s->vectors,
+                          aero_virtio_input_create, aero_virtio_input_destroy, s, errp)) {
         return;
     }
     s->pci.driver_ok_changed = aero_input_driver_ok_changed;
@@ -404,7 +405,7 @@ static void aero_virtio_input_instance_init(Object *obj)
 static Property aero_virtio_input_properties[] = {
     /* Off by default: Aero's Win7 virtio-input driver refuses EVENT_IDX (CONTRACT). */
     DEFINE_PROP_BOOL("event-idx", AeroVirtioInputPCI, event_idx, false),
-    DEFINE_PROP_UINT32("vectors", AeroVirtioInputPCI, vectors, 3),
+    DEFINE_PROP_UINT32("vectors", AeroVirtioInputPCI, vectors, AERO_INPUT_MSIX_VECTORS),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -420,11 +421,6 @@ static void aero_virtio_input_class_init(ObjectClass *klass, void *data)
 
     k->realize = aero_virtio_input_realize;
     k->exit = aero_virtio_input_exit;
-    k->vendor_id = AERO_PCI_VENDOR;
-    k->device_id = 0x1040 + VIRTIO_ID_INPUT;
-    k->revision = AERO_PCI_REVISION;
-    k->class_id = PCI_CLASS_INPUT_OTHER;
-    k->subsystem_vendor_id = AERO_PCI_VENDOR;
     dc->reset = aero_virtio_input_reset;
     dc->vmsd = &aero_virtio_input_vmstate;
     device_class_set_props(dc, aero_virtio_input_properties);
@@ -447,7 +443,7 @@ static void aero_virtio_input_kind_class_init(ObjectClass *klass, void *data)
 
     c->kind = (enum aero_input_kind)(uintptr_t)data;
     c->handler = handlers[c->kind];
-    k->subsystem_id = 0x0010 + c->kind;
+    aero_pci_class_set_identity(k, &aero_input_pci_identity[c->kind]);
     dc->desc = descs[c->kind];
 }
 

@@ -28,6 +28,7 @@ struct AeroVirtioNetPCI {
     bool event_idx;
     uint32_t header_len;
     uint32_t vectors;
+    struct aero_net_params params;
     struct aero_net *net;
 };
 
@@ -81,40 +82,44 @@ static NetClientInfo aero_net_info = {
     .link_status_changed = aero_net_nc_link_status_changed,
 };
 
+static struct aero_vdev *aero_virtio_net_create(void *opaque, uint16_t vectors, const char **why)
+{
+    AeroVirtioNetPCI *s = opaque;
+
+    s->params.msix_vectors = vectors;
+    s->net = aero_net_new(&s->params, &aero_pci_host_ops, &s->pci, &aero_net_backend, s, why);
+    return s->net ? aero_net_vdev(s->net) : NULL;
+}
+
+static void aero_virtio_net_destroy(void *opaque)
+{
+    AeroVirtioNetPCI *s = opaque;
+
+    aero_net_free(s->net);
+    s->net = NULL;
+}
+
 static void aero_virtio_net_realize(PCIDevice *pci, Error **errp)
 {
     AeroVirtioNetPCI *s = AERO_VIRTIO_NET_PCI(pci);
     DeviceState *dev = DEVICE(pci);
-    struct aero_net_params np = { 0 };
+    const char *why;
 
-    if (s->header_len != 10 && s->header_len != 12) {
-        error_setg(errp, "header-len must be 10 (contract, Aero Win7 driver) or 12 "
-                   "(virtio 1.x: Linux, virtio-win NetKVM)");
-        return;
-    }
-    if (s->vectors != 0 && s->vectors != 3) {
-        error_setg(errp, "vectors must be 0 (INTx only) or 3 (config + rxq + txq)");
-        return;
-    }
     qemu_macaddr_default_if_unset(&s->nic_conf.macaddr);
-    if (!aero_pci_prepare(pci, &s->pci, "aero-virtio-net-bar0", s->vectors, errp)) {
+    s->params = (struct aero_net_params) {
+        .event_idx = s->event_idx,
+        .header_len = s->header_len,
+        .msix_vectors = s->vectors,
+        .link_up = true,
+    };
+    memcpy(s->params.mac, s->nic_conf.macaddr.a, sizeof(s->params.mac));
+    why = aero_net_check_params(&s->params);
+    if (why) {
+        error_setg(errp, "%s", why);
         return;
     }
-    memcpy(np.mac, s->nic_conf.macaddr.a, sizeof(np.mac));
-    np.event_idx = s->event_idx;
-    np.header_len = s->header_len;
-    np.msix_vectors = s->pci.vectors;
-    np.link_up = true;
-    s->net = aero_net_new(&np, &aero_pci_host_ops, &s->pci, &aero_net_backend, s);
-    if (!s->net) {
-        aero_pci_uninstall(pci, &s->pci);
-        error_setg(errp, "aero-virtio library refused the network device parameters");
-        return;
-    }
-    if (!aero_pci_install(pci, &s->pci, aero_net_vdev(s->net), errp)) {
-        aero_pci_uninstall(pci, &s->pci);
-        aero_net_free(s->net);
-        s->net = NULL;
+    if (!aero_pci_realize(pci, &s->pci, "aero-virtio-net-bar0", s->vectors,
+                          aero_virtio_net_create, aero_virtio_net_destroy, s, errp)) {
         return;
     }
     s->nic = qemu_new_nic(&aero_net_info, &s->nic_conf, object_get_typename(OBJECT(dev)),
@@ -169,7 +174,7 @@ static Property aero_virtio_net_properties[] = {
     DEFINE_NIC_PROPERTIES(AeroVirtioNetPCI, nic_conf),
     DEFINE_PROP_BOOL("event-idx", AeroVirtioNetPCI, event_idx, true),
     DEFINE_PROP_UINT32("header-len", AeroVirtioNetPCI, header_len, 10),
-    DEFINE_PROP_UINT32("vectors", AeroVirtioNetPCI, vectors, 3),
+    DEFINE_PROP_UINT32("vectors", AeroVirtioNetPCI, vectors, AERO_NET_MSIX_VECTORS),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -185,12 +190,7 @@ static void aero_virtio_net_class_init(ObjectClass *klass, void *data)
 
     k->realize = aero_virtio_net_realize;
     k->exit = aero_virtio_net_exit;
-    k->vendor_id = AERO_PCI_VENDOR;
-    k->device_id = 0x1040 + VIRTIO_ID_NET;
-    k->revision = AERO_PCI_REVISION;
-    k->class_id = PCI_CLASS_NETWORK_ETHERNET;
-    k->subsystem_vendor_id = AERO_PCI_VENDOR;
-    k->subsystem_id = 0x0001;
+    aero_pci_class_set_identity(k, &aero_net_pci_identity);
     k->romfile = NULL;
     dc->desc = "AERO-W7-VIRTIO network device (modern virtio-pci, contract v1)";
     dc->reset = aero_virtio_net_reset;
