@@ -74,34 +74,34 @@ struct aero_input_stats {
 
 /* CONTRACT §1/§3.3: PCI identity of each function, indexed by kind (the keyboard's header
  * type carries the multi-function bit). */
-extern const struct aero_pci_identity aero_input_pci_identity[AERO_INPUT_KINDS];
+AERO_API extern const struct aero_pci_identity aero_input_pci_identity[AERO_INPUT_KINDS];
 
 struct aero_input;
 
 /* NULL when p is acceptable, else why not (one line for the user). */
-const char *aero_input_check_params(const struct aero_input_params *p);
+AERO_API const char *aero_input_check_params(const struct aero_input_params *p);
 
 /* Create the function and its transport; on NULL, *why (if why is not NULL) says why. */
-struct aero_input *aero_input_new(const struct aero_input_params *p,
-                                  const struct aero_host_ops *host, void *host_opaque,
-                                  const struct aero_input_backend_ops *backend,
-                                  void *backend_opaque, const char **why);
-void aero_input_free(struct aero_input *in);
-struct aero_vdev *aero_input_vdev(struct aero_input *in);
+AERO_API struct aero_input *aero_input_new(const struct aero_input_params *p,
+                                           const struct aero_host_ops *host, void *host_opaque,
+                                           const struct aero_input_backend_ops *backend,
+                                           void *backend_opaque, const char **why);
+AERO_API void aero_input_free(struct aero_input *in);
+AERO_API struct aero_vdev *aero_input_vdev(struct aero_input *in);
 
 /* Queue one event of the current batch. Events of a type/code this device does not advertise
  * are ignored (returns false). Keyboard keys follow CONTRACT §3.3 (1 press / 0 release, no
  * auto-repeat): a press of a key already down, a release of a key already up and any other
  * value are ignored too; reset releases every key. */
-bool aero_input_event(struct aero_input *in, uint16_t type, uint16_t code, int32_t value);
+AERO_API bool aero_input_event(struct aero_input *in, uint16_t type, uint16_t code, int32_t value);
 /* End the batch: append SYN_REPORT and deliver what the posted buffers allow. A batch that does
  * not fit the backlog is dropped whole (never half a batch). */
-void aero_input_sync(struct aero_input *in);
+AERO_API void aero_input_sync(struct aero_input *in);
 
-uint32_t aero_input_leds(const struct aero_input *in);
-void aero_input_get_stats(const struct aero_input *in, struct aero_input_stats *out);
+AERO_API uint32_t aero_input_leds(const struct aero_input *in);
+AERO_API void aero_input_get_stats(const struct aero_input *in, struct aero_input_stats *out);
 /* Whether code is advertised for type (used by hosts and tests). */
-bool aero_input_has_code(const struct aero_input *in, uint16_t type, uint16_t code);
+AERO_API bool aero_input_has_code(const struct aero_input *in, uint16_t type, uint16_t code);
 
 #ifdef __cplusplus
 }

@@ -36,8 +36,8 @@ struct aero_net_backend_ops {
 
 struct aero_net_params {
     uint8_t mac[6];
-    bool event_idx;       /* offer VIRTIO_F_RING_EVENT_IDX */
-    unsigned header_len;  /* 10 (contract, Aero Win7 driver) or 12 (virtio 1.x: Linux, NetKVM) */
+    bool event_idx;        /* offer VIRTIO_F_RING_EVENT_IDX */
+    unsigned header_len;   /* 10 (contract, Aero Win7 driver) or 12 (virtio 1.x: Linux, NetKVM) */
     uint16_t msix_vectors; /* 0 or 3 */
     bool link_up;
 };
@@ -48,29 +48,30 @@ struct aero_net_stats {
 };
 
 /* CONTRACT §1: the network device's PCI identity. */
-extern const struct aero_pci_identity aero_net_pci_identity;
+AERO_API extern const struct aero_pci_identity aero_net_pci_identity;
 
 struct aero_net;
 
 /* NULL when p is acceptable, else why not (one line for the user). */
-const char *aero_net_check_params(const struct aero_net_params *p);
+AERO_API const char *aero_net_check_params(const struct aero_net_params *p);
 
 /* Create the device and its transport; on NULL, *why (if why is not NULL) says why. */
-struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero_host_ops *host,
-                              void *host_opaque, const struct aero_net_backend_ops *backend,
-                              void *backend_opaque, const char **why);
-void aero_net_free(struct aero_net *net);
-struct aero_vdev *aero_net_vdev(struct aero_net *net);
+AERO_API struct aero_net *aero_net_new(const struct aero_net_params *p,
+                                       const struct aero_host_ops *host, void *host_opaque,
+                                       const struct aero_net_backend_ops *backend,
+                                       void *backend_opaque, const char **why);
+AERO_API void aero_net_free(struct aero_net *net);
+AERO_API struct aero_vdev *aero_net_vdev(struct aero_net *net);
 
 /* Whether a frame offered now would be placed (driver ready and an RX chain posted). */
-bool aero_net_can_receive(struct aero_net *net);
+AERO_API bool aero_net_can_receive(struct aero_net *net);
 /* Offer one received frame. Returns len when the frame was delivered or dropped (bad size, chain
  * too small), 0 when no RX buffer is posted (keep the frame; rx_ready will be called). */
-ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len);
+AERO_API ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len);
 
 /* Link state (config status LINK_UP; config change interrupt when it changes). */
-void aero_net_set_link(struct aero_net *net, bool up);
-void aero_net_get_stats(const struct aero_net *net, struct aero_net_stats *out);
+AERO_API void aero_net_set_link(struct aero_net *net, bool up);
+AERO_API void aero_net_get_stats(const struct aero_net *net, struct aero_net_stats *out);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
  * request completes through complete_request(): status byte first, then the used entry.
  */
 #include "aero_blk.h"
+#include "aero_virtio_device.h"
 #include "aero_le.h"
 
 #include <stdlib.h>
@@ -15,9 +16,9 @@
 struct blk_req {
     struct aero_blk *blk;
     bool in_use;
-    uint32_t gen;       /* vdev generation at pop; stale after a reset */
+    uint32_t gen; /* vdev generation at pop; stale after a reset */
     struct aero_blk_request rq;
-    uint64_t done;      /* payload bytes moved so far */
+    uint64_t done; /* payload bytes moved so far */
     uint8_t *bounce;
     struct aero_blk_io io;
     struct aero_chain chain;
@@ -182,9 +183,8 @@ int aero_blk_parse_request(const struct aero_chain *c, const uint8_t *hdr,
         rq->data_len = in ? extra_writable : extra_readable;
         unsigned segs = count_data_descs(c, in);
         /* CONTRACT §3.1: 1..seg_max segments, whole sectors, entirely inside capacity. */
-        if (segs < 1 || segs > AERO_BLK_SEG_MAX || rq->data_len == 0 ||
-            rq->data_len % BLK_SECTOR || sector > capacity_sectors ||
-            rq->data_len / BLK_SECTOR > capacity_sectors - sector)
+        if (segs < 1 || segs > AERO_BLK_SEG_MAX || rq->data_len == 0 || rq->data_len % BLK_SECTOR ||
+            sector > capacity_sectors || rq->data_len / BLK_SECTOR > capacity_sectors - sector)
             return VIRTIO_BLK_S_IOERR;
         rq->offset = sector * BLK_SECTOR;
         return VIRTIO_BLK_S_OK;
@@ -425,8 +425,8 @@ struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero
     blk->p.serial = blk->serial;
     blk->backend = backend;
     blk->backend_opaque = backend_opaque;
-    blk->capacity_sectors = (p->capacity_bytes / p->logical_block_size) *
-                            (p->logical_block_size / BLK_SECTOR);
+    blk->capacity_sectors =
+        (p->capacity_bytes / p->logical_block_size) * (p->logical_block_size / BLK_SECTOR);
     for (unsigned i = 0; i < AERO_BLK_QUEUE_SIZE; i++)
         blk->req[i].blk = blk;
 

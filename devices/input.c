@@ -3,6 +3,7 @@
  * posted) and the status queue (LED state).
  */
 #include "aero_input.h"
+#include "aero_virtio_device.h"
 #include "aero_le.h"
 
 #include <stdlib.h>
@@ -43,7 +44,7 @@ static void put_bit(uint8_t *bm, unsigned bit, bool on)
     if (on)
         set_bit(bm, bit);
     else
-        bm[bit / 8] &= (uint8_t)~(1u << (bit % 8));
+        bm[bit / 8] &= (uint8_t) ~(1u << (bit % 8));
 }
 static bool test_bit(const uint8_t *bm, unsigned bit)
 {
@@ -139,10 +140,10 @@ static uint8_t render(const struct aero_input *in, uint8_t *payload)
     case VIRTIO_INPUT_CFG_ID_DEVIDS:
         if (in->subsel)
             return 0;
-        aero_put_le16(payload + 0, 0x0006);                /* bustype BUS_VIRTUAL */
-        aero_put_le16(payload + 2, 0x1af4);                /* vendor */
+        aero_put_le16(payload + 0, 0x0006);                     /* bustype BUS_VIRTUAL */
+        aero_put_le16(payload + 2, 0x1af4);                     /* vendor */
         aero_put_le16(payload + 4, (uint16_t)(in->p.kind + 1)); /* product 1/2/3 */
-        aero_put_le16(payload + 6, 1);                     /* version */
+        aero_put_le16(payload + 6, 1);                          /* version */
         return 8;
     case VIRTIO_INPUT_CFG_EV_BITS: {
         /* subsel 0 (EV_SYN) gives the event-type bitmap, like evdev's EVIOCGBIT(0). */
@@ -346,12 +347,12 @@ void aero_input_get_stats(const struct aero_input *in, struct aero_input_stats *
     *out = in->stats;
 }
 
-#define INPUT_ID(kind, hdr)                                                                     \
-    {                                                                                           \
-        .vendor_id = AERO_PCI_VENDOR, .device_id = 0x1040 + VIRTIO_ID_INPUT,                     \
-        .subsystem_vendor_id = AERO_PCI_VENDOR, .subsystem_id = (uint16_t)(0x0010 + (kind)),     \
-        .revision = AERO_PCI_REVISION, .class_code = 0x098000, .header_type = (hdr),            \
-        .interrupt_pin = 1,                                                                     \
+#define INPUT_ID(kind, hdr)                                                                        \
+    {                                                                                              \
+        .vendor_id = AERO_PCI_VENDOR, .device_id = 0x1040 + VIRTIO_ID_INPUT,                       \
+        .subsystem_vendor_id = AERO_PCI_VENDOR, .subsystem_id = (uint16_t)(0x0010 + (kind)),       \
+        .revision = AERO_PCI_REVISION, .class_code = 0x098000, .header_type = (hdr),               \
+        .interrupt_pin = 1,                                                                        \
     }
 
 /* CONTRACT §3.3: function 0 (keyboard) carries the multi-function bit. */

@@ -3,6 +3,7 @@
  * buffer" so the host keeps the frame (no loss inside the device).
  */
 #include "aero_net.h"
+#include "aero_virtio_device.h"
 #include "aero_le.h"
 
 #include <stdlib.h>

@@ -1,8 +1,15 @@
 /* aero-virtio core: the AERO-W7-VIRTIO modern virtio-pci transport (PCI identity, BAR0 register
- * file, interrupts) and split virtqueues, independent of any VMM. A host (QEMU glue, unit tests,
- * benchmarks) drives it through plain function calls and serves it through struct aero_host_ops.
+ * file, interrupts) and split virtqueues, independent of any VMM.
+ *
+ * Two audiences, two headers, both built on this one (constants, the host operations, shared
+ * types): aero_virtio_host.h is what a host/VMM calls (BAR0, PCI identity and capabilities,
+ * run_pending, reset, stats); aero_virtio_device.h is what a device model calls (queues, chains,
+ * fail, config_changed, notify_later). A file includes one of them, never both (the library's
+ * own sources and its tests excepted): a device cannot reach BAR0 and a host cannot push used
+ * elements.
  *
  * Threading: none of these objects are thread-safe; the host serialises all calls (QEMU: BQL).
+ * Everything marked AERO_API is exported from the shared library; nothing else is.
  */
 #ifndef AERO_VIRTIO_H
 #define AERO_VIRTIO_H
@@ -16,6 +23,16 @@ extern "C" {
 #endif
 
 #define AERO_VIRTIO_ABI_VERSION 2
+
+#if defined(__GNUC__)
+#define AERO_API __attribute__((visibility("default")))
+#else
+#define AERO_API
+#endif
+
+/* The ABI version the library was built with: a host compares it with the
+ * AERO_VIRTIO_ABI_VERSION it was compiled against and refuses to run on a mismatch. */
+AERO_API unsigned aero_virtio_abi_version(void);
 
 /* ---- constants (virtio 1.2 names) ------------------------------------------------------- */
 #define VIRTIO_F_RING_INDIRECT_DESC 28
@@ -110,8 +127,8 @@ struct aero_host_ops {
 struct aero_pci_identity {
     uint16_t vendor_id, device_id, subsystem_vendor_id, subsystem_id;
     uint8_t revision;
-    uint32_t class_code; /* 24-bit: base, sub, prog-if */
-    uint8_t header_type; /* 0x80 for function 0 of a multi-function device */
+    uint32_t class_code;   /* 24-bit: base, sub, prog-if */
+    uint8_t header_type;   /* 0x80 for function 0 of a multi-function device */
     uint8_t interrupt_pin; /* 1 = INTA# */
 };
 
@@ -121,28 +138,6 @@ struct aero_pci_cap {
     uint8_t offset;
     uint8_t len;
     uint8_t bytes[20];
-};
-
-/* ---- device model callbacks (implemented by devices/) -------------------------------------- */
-struct aero_vdev;
-
-struct aero_device_ops {
-    /* Device-specific configuration at BAR0+0x3000; off is relative, off+len <= 0x100. */
-    void (*config_read)(void *dev, uint32_t off, uint8_t *buf, unsigned len);
-    void (*config_write)(void *dev, uint32_t off, const uint8_t *buf, unsigned len);
-    /* Queue q has (possibly) new buffers; DRIVER_OK is set and the device is not broken. */
-    void (*queue_notify)(void *dev, uint16_t q);
-    /* The driver reset the device: drop all state; in-flight work must not touch the rings. */
-    void (*reset)(void *dev);
-};
-
-struct aero_vdev_params {
-    struct aero_pci_identity id;
-    uint16_t num_queues;
-    uint16_t queue_max_size[AERO_MAX_QUEUES]; /* power of two, <= AERO_VQ_MAX_SIZE */
-    uint64_t device_features;                 /* VERSION_1 etc. included by the caller */
-    uint16_t msix_vectors;                    /* 0 = no MSI-X */
-    uint32_t device_config_len;               /* bytes of device config, <= 0x100 */
 };
 
 /* ---- per-queue counters ------------------------------------------------------------------- */
@@ -156,6 +151,7 @@ struct aero_vq_stats {
 };
 
 /* ---- split virtqueue ----------------------------------------------------------------------- */
+struct aero_vdev;
 struct aero_vq;
 
 struct aero_sg {
@@ -175,130 +171,9 @@ struct aero_chain {
 enum aero_vq_pop_result {
     AERO_VQ_EMPTY = 0,
     AERO_VQ_POPPED = 1,
-    AERO_VQ_BROKEN = -1, /* guest error: device now reports DEVICE_NEEDS_RESET */
+    AERO_VQ_BROKEN = -1,  /* guest error: device now reports DEVICE_NEEDS_RESET */
     AERO_VQ_DEFERRED = 2, /* aero_vq_pop_budgeted: this pass is over, the host runs another */
 };
-
-/* ---- transport API ------------------------------------------------------------------------ */
-
-/* Create a transport. Returns NULL if params are invalid (a programming error in the caller). */
-struct aero_vdev *aero_vdev_new(const struct aero_vdev_params *p, const struct aero_host_ops *host,
-                                void *host_opaque, const struct aero_device_ops *dev_ops,
-                                void *dev);
-void aero_vdev_free(struct aero_vdev *vdev);
-
-/* PCI identity and the capabilities the host must install (COMMON, NOTIFY, ISR, DEVICE; the MSI-X
- * capability, if any, is the host's: put it at AERO_CAP_MSIX_OFF with the table at
- * BAR0+AERO_BAR0_MSIX_TABLE and the PBA at aero_vdev_msix_pba_offset()). Returns the cap count. */
-const struct aero_pci_identity *aero_vdev_identity(const struct aero_vdev *vdev);
-size_t aero_vdev_pci_caps(const struct aero_vdev *vdev, struct aero_pci_cap *out, size_t max);
-uint32_t aero_vdev_msix_pba_offset(const struct aero_vdev *vdev);
-uint16_t aero_vdev_msix_vectors(const struct aero_vdev *vdev);
-/* A full 256-byte type-0 config header image (IDs, class, caps chain, no MSI-X cap). */
-void aero_vdev_pci_config_image(const struct aero_vdev *vdev, uint8_t cfg[256]);
-
-/* BAR0 accesses, width 1, 2, 4 or 8, off + len <= AERO_BAR0_SIZE (others read 0 / are ignored).
- * The host must not route the MSI-X table/PBA here when it implements MSI-X. */
-uint64_t aero_vdev_bar0_read(struct aero_vdev *vdev, uint32_t off, unsigned len);
-void aero_vdev_bar0_write(struct aero_vdev *vdev, uint32_t off, uint64_t val, unsigned len);
-
-/* Process every queue whose doorbell was deferred through host->schedule, and publish deferred
- * flushes (aero_vq_flush_later). */
-void aero_vdev_run_pending(struct aero_vdev *vdev);
-
-/* For devices: run queue_notify(q) again from the next aero_vdev_run_pending() pass. A device
- * stops after a bounded amount of work per pass (CONTRACT §2: no notify can make the device do
- * unbounded work) and calls this to continue later. Returns false when the host has no schedule
- * op; the device then simply goes on (a synchronous host has no concurrent driver). */
-bool aero_vdev_notify_later(struct aero_vdev *vdev, uint16_t q);
-
-/* Device reset as by the host (power-on, system reset). Same effect as device_status = 0. */
-void aero_vdev_reset(struct aero_vdev *vdev);
-
-/* Report a fatal guest error: DEVICE_NEEDS_RESET, config interrupt, queues stop until reset. */
-void aero_vdev_fail(struct aero_vdev *vdev, int queue, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Runtime config change (e.g. link status): bump config_generation, raise config interrupt. */
-void aero_vdev_config_changed(struct aero_vdev *vdev);
-
-uint8_t aero_vdev_status(const struct aero_vdev *vdev);
-bool aero_vdev_driver_ok(const struct aero_vdev *vdev);
-bool aero_vdev_broken(const struct aero_vdev *vdev);
-uint64_t aero_vdev_features(const struct aero_vdev *vdev); /* negotiated (0 before FEATURES_OK) */
-bool aero_vdev_has_feature(const struct aero_vdev *vdev, unsigned bit);
-uint16_t aero_vdev_num_queues(const struct aero_vdev *vdev);
-struct aero_vq *aero_vdev_queue(struct aero_vdev *vdev, uint16_t q);
-/* Reset generation: bumps on every reset; lets devices recognise stale in-flight work. */
-uint32_t aero_vdev_generation(const struct aero_vdev *vdev);
-const struct aero_host_ops *aero_vdev_host(const struct aero_vdev *vdev, void **opaque);
-
-/* The one bounds-checked guest-memory accessor: rejects wrapping ranges and ranges the host
- * cannot serve. Returns 0 on success. */
-int aero_gm_read(struct aero_vdev *vdev, uint64_t gpa, void *buf, uint64_t len);
-int aero_gm_write(struct aero_vdev *vdev, uint64_t gpa, const void *buf, uint64_t len);
-/* One atomic 16-bit ring-index access (host load16/store16); gpa must be 2-byte aligned. */
-int aero_gm_load16(struct aero_vdev *vdev, uint64_t gpa, uint16_t *val);
-int aero_gm_store16(struct aero_vdev *vdev, uint64_t gpa, uint16_t val);
-
-/* ---- virtqueue API ------------------------------------------------------------------------- */
-bool aero_vq_ready(const struct aero_vq *vq);
-uint16_t aero_vq_size(const struct aero_vq *vq);
-uint16_t aero_vq_index(const struct aero_vq *vq);
-
-/* Pop the next available chain (direct, chained, indirect; bounded, loop-checked). On
- * AERO_VQ_BROKEN the device has been failed already. */
-enum aero_vq_pop_result aero_vq_pop(struct aero_vq *vq, struct aero_chain *chain);
-
-/* aero_vq_pop under a per-pass budget (CONTRACT §2: no notify makes the device do unbounded
- * work). Start a pass with *budget = aero_vq_size(vq); once that many chains were popped, the
- * queue's notify is re-run from the host's next pass (aero_vdev_notify_later) and this returns
- * AERO_VQ_DEFERRED without popping: the caller flushes and returns, skipping aero_vq_rearm. A
- * host without a schedule op has no concurrent driver and is never deferred. */
-enum aero_vq_pop_result aero_vq_pop_budgeted(struct aero_vq *vq, struct aero_chain *chain,
-                                             unsigned *budget);
-
-/* Undo the last pop (the device could not use the chain now, e.g. RX buffer too small). */
-void aero_vq_unpop(struct aero_vq *vq);
-
-/* Whether more chains are available without popping. */
-bool aero_vq_has_avail(struct aero_vq *vq);
-
-/* With EVENT_IDX: publish avail_event = next index to pop and re-check. Returns true when new
- * chains arrived meanwhile (caller should process again). Without EVENT_IDX: returns
- * aero_vq_has_avail(). Call when the caller stops processing a queue. */
-bool aero_vq_rearm(struct aero_vq *vq);
-
-/* Record one used element (head, bytes written). Not visible to the guest until flush. The ring
- * itself cannot tell a chain popped before a reset from one popped after: a device that
- * completes asynchronously must drop completions of an older aero_vdev_generation() itself. */
-void aero_vq_push(struct aero_vq *vq, uint16_t head, uint32_t len);
-
-/* Publish every pushed element (one used.idx store) and decide, once for the batch, whether
- * to interrupt (EVENT_IDX used_event, or NO_INTERRUPT). */
-void aero_vq_flush(struct aero_vq *vq);
-
-/* Publish pushed elements from the next aero_vdev_run_pending() pass instead of now, so that
- * completions arriving one at a time (QEMU: one AIO callback each) share one used.idx store and
- * one interrupt decision. Flushes at once when the host has no schedule op. */
-void aero_vq_flush_later(struct aero_vq *vq);
-
-/* Copy between a chain's writable (to_guest) or readable (from_guest) buffers, starting `skip`
- * bytes into that direction's buffers. Returns the number of bytes copied, or -1 on a DMA error
- * (the device has been failed then). */
-int64_t aero_chain_to_guest(struct aero_vq *vq, const struct aero_chain *c, uint64_t skip,
-                            const void *buf, uint64_t len);
-int64_t aero_chain_from_guest(struct aero_vq *vq, const struct aero_chain *c, uint64_t skip,
-                              void *buf, uint64_t len);
-
-void aero_vq_get_stats(const struct aero_vq *vq, struct aero_vq_stats *out);
-/* Count a request the device refused for its shape (guest error: status UNSUPP/IOERR/BAD_MSG,
- * dropped TX frame) or one the backend failed (I/O error). aero_vdev_fail counts by itself. */
-void aero_vq_count_guest_error(struct aero_vq *vq);
-void aero_vq_count_io_error(struct aero_vq *vq);
-
-/* Human-readable counter dump for every queue (one line per queue), caller frees with free(). */
-char *aero_vdev_stats_string(const struct aero_vdev *vdev);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,10 @@
 #ifndef AERO_VIRTIO_INTERNAL_H
 #define AERO_VIRTIO_INTERNAL_H
 
-#include "aero_virtio.h"
+/* The library implements both sides of its boundary. */
+#define AERO_VIRTIO_BOTH_SIDES
+#include "aero_virtio_device.h"
+#include "aero_virtio_host.h"
 #include "aero_le.h"
 
 struct aero_vq {
@@ -45,7 +48,7 @@ struct aero_vdev {
     bool broken;
     uint32_t pending;       /* queues whose doorbell awaits aero_vdev_run_pending() */
     uint32_t flush_pending; /* queues whose pushed elements await a deferred flush */
-    bool in_dma; /* a host DMA call is running: BAR0 accesses now are re-entrant */
+    bool in_dma;            /* a host DMA call is running: BAR0 accesses now are re-entrant */
     uint32_t generation;
     struct aero_vq vq[AERO_MAX_QUEUES];
 };
@@ -57,6 +60,9 @@ void aero_vq_enable(struct aero_vq *vq);
 /* Raise the queue interrupt (ISR bit 0 + INTx, or the queue's MSI-X vector). Returns false when
  * nothing could be delivered (MSI-X on and the queue has no usable vector). */
 bool aero_vdev_raise_queue_irq(struct aero_vdev *vdev, struct aero_vq *vq);
+/* One atomic 16-bit ring-index access (host load16/store16); gpa must be 2-byte aligned. */
+int aero_gm_load16(struct aero_vdev *vdev, uint64_t gpa, uint16_t *val);
+int aero_gm_store16(struct aero_vdev *vdev, uint64_t gpa, uint16_t val);
 /* Flush queue q from the next aero_vdev_run_pending(); false when the host has no schedule op. */
 bool aero_vdev_defer_flush(struct aero_vdev *vdev, uint16_t q);
 

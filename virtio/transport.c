@@ -33,10 +33,10 @@ enum {
 static const struct {
     uint8_t off, len;
 } common_fields[] = {
-    {CC_DFSELECT, 4}, {CC_DF, 4},      {CC_GFSELECT, 4}, {CC_GF, 4},      {CC_MSIX, 2},
-    {CC_NUMQ, 2},     {CC_STATUS, 1},  {CC_CFGGEN, 1},   {CC_Q_SELECT, 2}, {CC_Q_SIZE, 2},
-    {CC_Q_MSIX, 2},   {CC_Q_ENABLE, 2}, {CC_Q_NOFF, 2},  {CC_Q_DESC, 8},   {CC_Q_AVAIL, 8},
-    {CC_Q_USED, 8},
+    {CC_DFSELECT, 4}, {CC_DF, 4},     {CC_GFSELECT, 4}, {CC_GF, 4},
+    {CC_MSIX, 2},     {CC_NUMQ, 2},   {CC_STATUS, 1},   {CC_CFGGEN, 1},
+    {CC_Q_SELECT, 2}, {CC_Q_SIZE, 2}, {CC_Q_MSIX, 2},   {CC_Q_ENABLE, 2},
+    {CC_Q_NOFF, 2},   {CC_Q_DESC, 8}, {CC_Q_AVAIL, 8},  {CC_Q_USED, 8},
 };
 
 static void set_status(struct aero_vdev *vdev, uint8_t v);
@@ -44,8 +44,7 @@ static void set_status(struct aero_vdev *vdev, uint8_t v);
 static bool is_pow2(uint32_t v) { return v && !(v & (v - 1)); }
 
 struct aero_vdev *aero_vdev_new(const struct aero_vdev_params *p, const struct aero_host_ops *host,
-                                void *host_opaque, const struct aero_device_ops *dev_ops,
-                                void *dev)
+                                void *host_opaque, const struct aero_device_ops *dev_ops, void *dev)
 {
     if (!p || !host || !host->dma_read || !host->dma_write || !host->load16 || !host->store16 ||
         !host->set_intx || !dev_ops)
@@ -82,13 +81,6 @@ void aero_vdev_free(struct aero_vdev *vdev) { free(vdev); }
 const struct aero_pci_identity *aero_vdev_identity(const struct aero_vdev *vdev)
 {
     return &vdev->p.id;
-}
-
-uint16_t aero_vdev_msix_vectors(const struct aero_vdev *vdev) { return vdev->p.msix_vectors; }
-
-uint32_t aero_vdev_msix_pba_offset(const struct aero_vdev *vdev)
-{
-    return aero_msix_pba_offset(vdev->p.msix_vectors);
 }
 
 static void fill_vendor_cap(struct aero_pci_cap *c, uint8_t off, uint8_t len, uint8_t next,
@@ -153,7 +145,7 @@ void aero_vdev_pci_config_image(const struct aero_vdev *vdev, uint8_t cfg[256])
     cfg[AERO_CAP_MSIX_OFF + 1] = 0;
     aero_put_le16(&cfg[AERO_CAP_MSIX_OFF + 2], (uint16_t)(vdev->p.msix_vectors - 1));
     aero_put_le32(&cfg[AERO_CAP_MSIX_OFF + 4], AERO_BAR0_MSIX_TABLE); /* BIR 0 */
-    aero_put_le32(&cfg[AERO_CAP_MSIX_OFF + 8], aero_vdev_msix_pba_offset(vdev));
+    aero_put_le32(&cfg[AERO_CAP_MSIX_OFF + 8], aero_msix_pba_offset(vdev->p.msix_vectors));
 }
 
 /* ---- guest memory ------------------------------------------------------------------------- */
@@ -466,7 +458,8 @@ static void common_set(struct aero_vdev *vdev, uint8_t field, uint64_t v)
         if (sel > 1 || (vdev->status & VIRTIO_CONFIG_S_FEATURES_OK))
             return;
         uint64_t mask = 0xffffffffull << (32 * sel);
-        vdev->driver_features = (vdev->driver_features & ~mask) | ((v & 0xffffffffull) << (32 * sel));
+        vdev->driver_features =
+            (vdev->driver_features & ~mask) | ((v & 0xffffffffull) << (32 * sel));
         return;
     }
     case CC_MSIX:
@@ -640,7 +633,8 @@ void aero_vdev_bar0_write(struct aero_vdev *vdev, uint32_t off, uint64_t val, un
 
 /* ---- accessors ---------------------------------------------------------------------------- */
 
-uint8_t aero_vdev_status(const struct aero_vdev *vdev) { return vdev->status; }
+unsigned aero_virtio_abi_version(void) { return AERO_VIRTIO_ABI_VERSION; }
+
 bool aero_vdev_driver_ok(const struct aero_vdev *vdev)
 {
     return (vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) != 0;
@@ -651,17 +645,17 @@ bool aero_vdev_has_feature(const struct aero_vdev *vdev, unsigned bit)
 {
     return bit < 64 && ((vdev->negotiated >> bit) & 1);
 }
-uint16_t aero_vdev_num_queues(const struct aero_vdev *vdev) { return vdev->p.num_queues; }
 struct aero_vq *aero_vdev_queue(struct aero_vdev *vdev, uint16_t q)
 {
     return q < vdev->p.num_queues ? &vdev->vq[q] : NULL;
 }
 uint32_t aero_vdev_generation(const struct aero_vdev *vdev) { return vdev->generation; }
-const struct aero_host_ops *aero_vdev_host(const struct aero_vdev *vdev, void **opaque)
+bool aero_vdev_queue_stats(const struct aero_vdev *vdev, uint16_t q, struct aero_vq_stats *out)
 {
-    if (opaque)
-        *opaque = vdev->host_opaque;
-    return vdev->host;
+    if (q >= vdev->p.num_queues)
+        return false;
+    *out = vdev->vq[q].stats;
+    return true;
 }
 
 char *aero_vdev_stats_string(const struct aero_vdev *vdev)

@@ -14,13 +14,19 @@ static uint64_t avail_ring_addr(const struct aero_vq *vq, uint16_t slot)
 {
     return vq->avail + 4 + 2ull * slot;
 }
-static uint64_t used_event_addr(const struct aero_vq *vq) { return vq->avail + 4 + 2ull * vq->size; }
+static uint64_t used_event_addr(const struct aero_vq *vq)
+{
+    return vq->avail + 4 + 2ull * vq->size;
+}
 static uint64_t used_idx_addr(const struct aero_vq *vq) { return vq->used + 2; }
 static uint64_t used_ring_addr(const struct aero_vq *vq, uint16_t slot)
 {
     return vq->used + 4 + 8ull * slot;
 }
-static uint64_t avail_event_addr(const struct aero_vq *vq) { return vq->used + 4 + 8ull * vq->size; }
+static uint64_t avail_event_addr(const struct aero_vq *vq)
+{
+    return vq->used + 4 + 8ull * vq->size;
+}
 
 static bool event_idx(const struct aero_vq *vq)
 {
@@ -97,7 +103,6 @@ bool aero_vq_ready(const struct aero_vq *vq)
     return vq->enabled && !vq->vdev->broken && aero_vdev_driver_ok(vq->vdev);
 }
 uint16_t aero_vq_size(const struct aero_vq *vq) { return vq->size; }
-uint16_t aero_vq_index(const struct aero_vq *vq) { return vq->index; }
 
 void aero_vq_get_stats(const struct aero_vq *vq, struct aero_vq_stats *out) { *out = vq->stats; }
 void aero_vq_count_guest_error(struct aero_vq *vq) { vq->stats.guest_errors++; }
@@ -128,11 +133,12 @@ static bool refresh_avail(struct aero_vq *vq)
          * (they differ only if something else wrote there). */
         uint16_t in_memory = 0;
         bool readable = read_u16(vq, used_idx_addr(vq), &in_memory);
-        aero_vdev_fail(vq->vdev, vq->index,
-                       "queue %u: avail.idx %u is %u entries ahead (size %u; %u consumed, used.idx %u "
-                       "published, %u%s in guest memory)",
-                       vq->index, idx, (uint16_t)(idx - vq->last_avail), vq->size, vq->last_avail,
-                       vq->used_idx, in_memory, readable ? "" : " (unreadable)");
+        aero_vdev_fail(
+            vq->vdev, vq->index,
+            "queue %u: avail.idx %u is %u entries ahead (size %u; %u consumed, used.idx %u "
+            "published, %u%s in guest memory)",
+            vq->index, idx, (uint16_t)(idx - vq->last_avail), vq->size, vq->last_avail,
+            vq->used_idx, in_memory, readable ? "" : " (unreadable)");
         return false;
     }
     vq->shadow_avail = idx;
@@ -171,10 +177,10 @@ static bool read_desc(struct aero_vq *vq, uint64_t addr, struct desc *d)
     return true;
 }
 
-#define FAIL(...)                                                                                 \
-    do {                                                                                          \
-        aero_vdev_fail(vq->vdev, vq->index, __VA_ARGS__);                                         \
-        return false;                                                                             \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        aero_vdev_fail(vq->vdev, vq->index, __VA_ARGS__);                                          \
+        return false;                                                                              \
     } while (0)
 
 /* Walk the chain starting at head. Bounds: at most `size` descriptors in the ring part and at
@@ -390,8 +396,7 @@ static int64_t chain_copy(struct aero_vq *vq, const struct aero_chain *c, bool t
                           : aero_gm_read(vq->vdev, sg->addr + skip, buf + done, n);
         if (rc) {
             aero_vdev_fail(vq->vdev, vq->index, "queue %u: buffer 0x%llx+%llu not in guest memory",
-                           vq->index, (unsigned long long)(sg->addr + skip),
-                           (unsigned long long)n);
+                           vq->index, (unsigned long long)(sg->addr + skip), (unsigned long long)n);
             return -1;
         }
         done += n;

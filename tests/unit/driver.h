@@ -5,8 +5,11 @@
 #ifndef AERO_TEST_DRIVER_H
 #define AERO_TEST_DRIVER_H
 
+/* Unit tests play both the host (BAR0, run_pending) and, with test devices, the device side. */
+#define AERO_VIRTIO_BOTH_SIDES
 #include "aero_le.h"
-#include "aero_virtio.h"
+#include "aero_virtio_device.h"
+#include "aero_virtio_host.h"
 
 #include <stdbool.h>
 #include <stdint.h>

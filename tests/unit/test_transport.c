@@ -136,7 +136,7 @@ START_TEST(test_msix_cap_and_table_placement)
     ck_assert_uint_eq(cfg[AERO_CAP_MSIX_OFF], 0x11);
     ck_assert_uint_eq(aero_le16(cfg + AERO_CAP_MSIX_OFF + 2) & 0x7ff, 2); /* 3 vectors */
     ck_assert_uint_eq(aero_le32(cfg + AERO_CAP_MSIX_OFF + 4), 0x3100);
-    ck_assert_uint_eq(aero_vdev_msix_pba_offset(vdev), 0x3130);
+    ck_assert_uint_eq(aero_msix_pba_offset(3), 0x3130);
 }
 END_TEST
 

@@ -354,6 +354,12 @@ bool aero_pci_realize(PCIDevice *pci, AeroPCIState *st, const char *bar_name, ui
     const char *why = "unknown reason";
     struct aero_vdev *vdev;
 
+    if (aero_virtio_abi_version() != AERO_VIRTIO_ABI_VERSION) {
+        error_setg(errp, "the aero-virtio library has ABI %u, this QEMU was built against %u: "
+                   "rebuild QEMU (scripts/build-qemu.sh)", aero_virtio_abi_version(),
+                   AERO_VIRTIO_ABI_VERSION);
+        return false;
+    }
     if (!aero_pci_prepare(pci, st, bar_name, vectors, errp)) {
         return false;
     }

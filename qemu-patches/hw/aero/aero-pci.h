@@ -9,7 +9,7 @@
 #define HW_AERO_PCI_H
 
 #include "hw/pci/pci.h"
-#include "aero_virtio.h"
+#include "aero_virtio_host.h"
 
 typedef struct AeroPCIState {
     PCIDevice *dev;

@@ -1,0 +1,54 @@
+/* aero-virtio core, the host's side: what a VMM (the QEMU glue, unit tests, benchmarks) calls to
+ * present a device made by a device model (devices/aero_*.h) as a PCI function: its identity and
+ * capabilities, BAR0 accesses, deferred work, reset and counters. See aero_virtio.h.
+ */
+#ifndef AERO_VIRTIO_HOST_H
+#define AERO_VIRTIO_HOST_H
+
+#if defined(AERO_VIRTIO_DEVICE_H) && !defined(AERO_VIRTIO_BOTH_SIDES)
+#error "a device model must not use the host API (aero_virtio_host.h)"
+#endif
+
+#include "aero_virtio.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* PCI identity and the capabilities the host must install (COMMON, NOTIFY, ISR, DEVICE; the MSI-X
+ * capability, if any, is the host's: put it at AERO_CAP_MSIX_OFF with the table at
+ * BAR0+AERO_BAR0_MSIX_TABLE and the PBA at aero_msix_pba_offset(vectors)). Returns the cap
+ * count (0 when max is too small). */
+AERO_API const struct aero_pci_identity *aero_vdev_identity(const struct aero_vdev *vdev);
+AERO_API size_t aero_vdev_pci_caps(const struct aero_vdev *vdev, struct aero_pci_cap *out,
+                                   size_t max);
+/* A full 256-byte type-0 config header image (IDs, class, caps chain, MSI-X cap if any). */
+AERO_API void aero_vdev_pci_config_image(const struct aero_vdev *vdev, uint8_t cfg[256]);
+
+/* BAR0 accesses, width 1, 2, 4 or 8, off + len <= AERO_BAR0_SIZE (others read 0 / are ignored).
+ * The host must not route the MSI-X table/PBA here when it implements MSI-X. */
+AERO_API uint64_t aero_vdev_bar0_read(struct aero_vdev *vdev, uint32_t off, unsigned len);
+AERO_API void aero_vdev_bar0_write(struct aero_vdev *vdev, uint32_t off, uint64_t val,
+                                   unsigned len);
+
+/* Process every queue whose doorbell was deferred through host->schedule, and publish deferred
+ * flushes. The host calls this from its own context after schedule() asked for it. */
+AERO_API void aero_vdev_run_pending(struct aero_vdev *vdev);
+
+/* Device reset as by the host (power-on, system reset). Same effect as device_status = 0. */
+AERO_API void aero_vdev_reset(struct aero_vdev *vdev);
+
+/* Negotiated features (0 before FEATURES_OK) and whether DRIVER_OK is set. */
+AERO_API uint64_t aero_vdev_features(const struct aero_vdev *vdev);
+AERO_API bool aero_vdev_driver_ok(const struct aero_vdev *vdev);
+
+/* Counters of queue q; false when q does not exist. */
+AERO_API bool aero_vdev_queue_stats(const struct aero_vdev *vdev, uint16_t q,
+                                    struct aero_vq_stats *out);
+/* Human-readable counter dump for every queue (one line per queue), caller frees with free(). */
+AERO_API char *aero_vdev_stats_string(const struct aero_vdev *vdev);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
