@@ -45,13 +45,5 @@ scripts/build-qemu.sh
 say "Linux test guest"
 scripts/build-guest.sh
 
-say "guest tests"
-failed=0
-for t in tests/guest/test-*.sh; do
-  say "$t"
-  if ! bash "$t"; then
-    echo "FAILED: $t" >&2
-    failed=1
-  fi
-done
-exit $failed
+say "guest tests (meson test --suite guest; one by name: meson test -C build --suite guest blk)"
+meson test -C build --suite guest --print-errorlogs

@@ -6,6 +6,7 @@
 #include "membackend.h"
 
 #include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -675,7 +676,7 @@ START_TEST(test_blk_parse_request_rules)
 }
 END_TEST
 
-static Suite *blk_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("blk");
     TCase *tc = tcase_create("event_idx_on");
@@ -733,13 +734,4 @@ static Suite *blk_suite(void)
     tcase_add_test(t4, test_blk_config_4k_logical_blocks);
     suite_add_tcase(s, t4);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(blk_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -5,6 +5,7 @@
 #include "driver.h"
 
 #include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -557,7 +558,7 @@ START_TEST(test_input_reset_clears_backlog)
 }
 END_TEST
 
-static Suite *input_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("input");
     TCase *tk = tcase_create("keyboard");
@@ -602,13 +603,4 @@ static Suite *input_suite(void)
     tcase_add_test(tt, test_input_tablet_events_abs_and_buttons);
     suite_add_tcase(s, tt);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(input_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

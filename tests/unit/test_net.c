@@ -3,6 +3,7 @@
 #include "driver.h"
 
 #include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -469,7 +470,7 @@ START_TEST(test_net_hostile_rx_avail_jump_is_needs_reset)
 }
 END_TEST
 
-static Suite *net_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("hdr10_event_idx");
@@ -508,13 +509,4 @@ static Suite *net_suite(void)
     tcase_add_test(td, test_net_tx_refilling_driver_gets_bounded_passes);
     suite_add_tcase(s, td);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(net_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

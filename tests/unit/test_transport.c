@@ -5,6 +5,7 @@
 #include "driver.h"
 
 #include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -490,7 +491,7 @@ START_TEST(test_no_msix_device_vectors_read_no_vector)
 }
 END_TEST
 
-static Suite *transport_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("transport");
     TCase *tc = tcase_create("intx");
@@ -526,13 +527,4 @@ static Suite *transport_suite(void)
     tcase_add_test(tm, test_msix_vector_out_of_range_reads_no_vector);
     suite_add_tcase(s, tm);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(transport_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
