@@ -57,6 +57,7 @@ guest_start() {
     -d guest_errors -D "$dir/qemu-guest-errors.log" \
     "$@" </dev/null >"$dir/qemu.out" 2>&1 &
   echo $! >"$dir/pid"
+  date +%s >"$dir/started"
   aero_quiet || say "$name: booting guest ($*)"
 }
 
@@ -72,9 +73,11 @@ guest_device_error() {
 check_device_errors() {
   local name=$1 msg
   if msg=$(guest_device_error "$name"); then
+    local t0
+    t0=$(cat "$(guest_dir "$name")/started" 2>/dev/null || date +%s)
     tail -n 30 "$(guest_log "$name")" >&2
     guest_stop "$name"
-    fail "$name: device error: $msg"
+    fail "$name: device error $(($(date +%s) - t0)) s into the run: $msg"
   fi
 }
 

@@ -59,6 +59,7 @@ echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || true
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
+echo "load-start"
 fio --name=stress --filename=/dev/vda --direct=1 --ioengine=libaio --iodepth=32 --numjobs=2 \
     --rw=randrw --bs=4k --size=128M --runtime=$S --time_based --group_reporting \
     >/tmp/fio.txt 2>&1 &
@@ -81,6 +82,9 @@ LD_PRELOAD=$tear AERO_TEAR_NS=${AERO_TEAR_NS:-20000} \
   -drive "file=$img,if=none,id=d0,format=raw,cache=writeback" \
   -device aero-virtio-blk-pci,drive=d0,id=blk0,vectors=0,event-idx=off \
   -netdev user,id=n0 -device aero-virtio-net-pci,netdev=n0,id=net0,header-len=12
+# Device errors are reported with the time since the load started (not since boot).
+wait_for_line stress '^load-start' || fail "stress: the guest never started its load"
+date +%s >"$(guest_dir stress)/started"
 guest_wait stress
 log=$(guest_log stress)
 grep -E '^(fio|net) ' "$log" | sed 's/^/  stress: /' >&2
