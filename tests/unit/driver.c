@@ -156,14 +156,16 @@ const struct aero_host_ops fake_host_ops_deferred = {
     .schedule = fg_schedule,
 };
 
-void fg_init(struct fake_guest *g)
+void fg_init_size(struct fake_guest *g, uint64_t size)
 {
     memset(g, 0, sizeof(*g));
     g->base = GUEST_BASE;
-    g->size = GUEST_SIZE;
-    g->mem = calloc(1, GUEST_SIZE);
+    g->size = size;
+    g->mem = calloc(1, size);
     g->next_alloc = g->base + 0x1000;
 }
+
+void fg_init(struct fake_guest *g) { fg_init_size(g, GUEST_SIZE); }
 
 void fg_free(struct fake_guest *g) { free(g->mem); }
 

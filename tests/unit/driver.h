@@ -49,6 +49,7 @@ extern const struct aero_host_ops fake_host_ops;
 extern const struct aero_host_ops fake_host_ops_deferred;
 
 void fg_init(struct fake_guest *g);
+void fg_init_size(struct fake_guest *g, uint64_t size); /* fuzzing: a smaller arena */
 void fg_free(struct fake_guest *g);
 uint64_t fg_alloc(struct fake_guest *g, uint64_t len, uint64_t align);
 void *fg_ptr(struct fake_guest *g, uint64_t gpa);

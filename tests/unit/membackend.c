@@ -56,12 +56,18 @@ void membk_free(struct membk *m)
     free(m->durable);
 }
 
+void membk_complete_one(struct membk *m, unsigned i)
+{
+    if (i >= m->npending)
+        return;
+    struct aero_blk_io *io = m->pending[i];
+    memmove(&m->pending[i], &m->pending[i + 1], (m->npending - 1 - i) * sizeof(m->pending[0]));
+    m->npending--;
+    run(m, io);
+}
+
 void membk_complete_all(struct membk *m)
 {
-    while (m->npending) {
-        struct aero_blk_io *io = m->pending[0];
-        memmove(&m->pending[0], &m->pending[1], (m->npending - 1) * sizeof(m->pending[0]));
-        m->npending--;
-        run(m, io);
-    }
+    while (m->npending)
+        membk_complete_one(m, 0);
 }

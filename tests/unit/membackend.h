@@ -20,5 +20,7 @@ void membk_init(struct membk *m, size_t size);
 void membk_free(struct membk *m);
 /* Complete every deferred operation in submission order (new ones submitted meanwhile too). */
 void membk_complete_all(struct membk *m);
+/* Complete the i-th deferred operation (out of order), if there is one. */
+void membk_complete_one(struct membk *m, unsigned i);
 
 #endif
