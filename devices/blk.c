@@ -398,25 +398,18 @@ const char *aero_blk_check_params(const struct aero_blk_params *p)
     return NULL;
 }
 
-static struct aero_blk *refuse(const char **why, const char *reason)
-{
-    if (why)
-        *why = reason;
-    return NULL;
-}
-
 struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero_host_ops *host,
                               void *host_opaque, const struct aero_blk_backend_ops *backend,
                               void *backend_opaque, const char **why)
 {
     if (!p || !backend || !backend->submit)
-        return refuse(why, "no block backend");
+        return aero_refuse(why, "no block backend");
     const char *bad = aero_blk_check_params(p);
     if (bad)
-        return refuse(why, bad);
+        return aero_refuse(why, bad);
     struct aero_blk *blk = calloc(1, sizeof(*blk));
     if (!blk)
-        return refuse(why, "out of memory");
+        return aero_refuse(why, "out of memory");
     blk->p = *p;
     if (p->serial && p->serial[0])
         memcpy(blk->serial, p->serial, strlen(p->serial));
@@ -445,7 +438,7 @@ struct aero_blk *aero_blk_new(const struct aero_blk_params *p, const struct aero
     blk->vdev = aero_vdev_new(&vp, host, host_opaque, &blk_dev_ops, blk);
     if (!blk->vdev) {
         free(blk);
-        return refuse(why, "the host lacks a required operation");
+        return aero_refuse(why, "the host lacks a required operation");
     }
     return blk;
 }

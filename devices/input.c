@@ -371,26 +371,19 @@ const char *aero_input_check_params(const struct aero_input_params *p)
     return NULL;
 }
 
-static struct aero_input *refuse(const char **why, const char *reason)
-{
-    if (why)
-        *why = reason;
-    return NULL;
-}
-
 struct aero_input *aero_input_new(const struct aero_input_params *p,
                                   const struct aero_host_ops *host, void *host_opaque,
                                   const struct aero_input_backend_ops *backend,
                                   void *backend_opaque, const char **why)
 {
     if (!p)
-        return refuse(why, "no parameters");
+        return aero_refuse(why, "no parameters");
     const char *bad = aero_input_check_params(p);
     if (bad)
-        return refuse(why, bad);
+        return aero_refuse(why, bad);
     struct aero_input *in = calloc(1, sizeof(*in));
     if (!in)
-        return refuse(why, "out of memory");
+        return aero_refuse(why, "out of memory");
     in->p = *p;
     in->backend = backend;
     in->backend_opaque = backend_opaque;
@@ -408,7 +401,7 @@ struct aero_input *aero_input_new(const struct aero_input_params *p,
     in->vdev = aero_vdev_new(&vp, host, host_opaque, &input_dev_ops, in);
     if (!in->vdev) {
         free(in);
-        return refuse(why, "the host lacks a required operation");
+        return aero_refuse(why, "the host lacks a required operation");
     }
     return in;
 }

@@ -196,25 +196,18 @@ const char *aero_net_check_params(const struct aero_net_params *p)
     return NULL;
 }
 
-static struct aero_net *refuse(const char **why, const char *reason)
-{
-    if (why)
-        *why = reason;
-    return NULL;
-}
-
 struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero_host_ops *host,
                               void *host_opaque, const struct aero_net_backend_ops *backend,
                               void *backend_opaque, const char **why)
 {
     if (!p || !backend || !backend->transmit)
-        return refuse(why, "no network backend");
+        return aero_refuse(why, "no network backend");
     const char *bad = aero_net_check_params(p);
     if (bad)
-        return refuse(why, bad);
+        return aero_refuse(why, bad);
     struct aero_net *net = calloc(1, sizeof(*net));
     if (!net)
-        return refuse(why, "out of memory");
+        return aero_refuse(why, "out of memory");
     net->p = *p;
     net->backend = backend;
     net->backend_opaque = backend_opaque;
@@ -232,7 +225,7 @@ struct aero_net *aero_net_new(const struct aero_net_params *p, const struct aero
     net->vdev = aero_vdev_new(&vp, host, host_opaque, &net_dev_ops, net);
     if (!net->vdev) {
         free(net);
-        return refuse(why, "the host lacks a required operation");
+        return aero_refuse(why, "the host lacks a required operation");
     }
     return net;
 }

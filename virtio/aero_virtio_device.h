@@ -35,6 +35,15 @@ struct aero_vdev_params {
     uint32_t device_config_len;               /* bytes of device config, <= 0x100 */
 };
 
+/* For a device model's *_new(): report why it refuses (to a caller-supplied `why`, may be NULL)
+ * and return NULL. */
+static inline void *aero_refuse(const char **why, const char *reason)
+{
+    if (why)
+        *why = reason;
+    return NULL;
+}
+
 /* Create a transport for a device model. Returns NULL if params are invalid (a programming error
  * in the device model) or the host lacks a required operation. */
 AERO_API struct aero_vdev *aero_vdev_new(const struct aero_vdev_params *p,
