@@ -65,9 +65,16 @@ AERO_API struct aero_vdev *aero_net_vdev(struct aero_net *net);
 
 /* Whether a frame offered now would be placed (driver ready and an RX chain posted). */
 AERO_API bool aero_net_can_receive(struct aero_net *net);
-/* Offer one received frame. Returns len when the frame was delivered or dropped (bad size, chain
- * too small), 0 when no RX buffer is posted (keep the frame; rx_ready will be called). */
-AERO_API ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len);
+enum aero_net_rx {
+    AERO_NET_RX_DELIVERED, /* placed in the guest's next RX chain */
+    AERO_NET_RX_DROPPED,   /* bad size (0 included), chain too small, device failed: gone */
+    AERO_NET_RX_NO_BUFFER, /* no RX chain posted: keep the frame, rx_ready will be called */
+};
+
+/* Offer one received frame (CONTRACT §3.2). Only AERO_NET_RX_NO_BUFFER asks the host to hold
+ * the frame; every dropped frame, an empty one too, says so. */
+AERO_API enum aero_net_rx aero_net_receive(struct aero_net *net, const uint8_t *frame,
+                                           size_t len);
 
 /* Link state (config status LINK_UP; config change interrupt when it changes). */
 AERO_API void aero_net_set_link(struct aero_net *net, bool up);

@@ -18,6 +18,7 @@ struct aero_net {
     const struct aero_net_backend_ops *backend;
     void *backend_opaque;
     bool rx_waiting; /* a receive was refused for lack of buffers */
+    bool in_tx, tx_again; /* a TX pass is running; a notify arrived meanwhile */
     struct aero_net_stats stats;
     /* Separate TX and RX state: a backend may deliver a reply frame from inside transmit(). */
     struct aero_chain tx_chain, rx_chain;
@@ -58,14 +59,22 @@ static void tx_one(struct aero_net *net, struct aero_vq *vq, const struct aero_c
 }
 
 /* At most one ring's worth of chains per pass (CONTRACT §2: bounded work per notify); a driver
- * that keeps refilling is served from the next deferred pass. */
+ * that keeps refilling is served from the next deferred pass. A TX notify arriving while a pass
+ * runs (a synchronous host: the backend answers inside transmit() with an interrupt whose handler
+ * kicks TX again) is folded into the running pass, which owns tx_chain and tx_frame. */
 static void process_tx(struct aero_net *net)
 {
     struct aero_vq *vq = aero_vdev_queue(net->vdev, AERO_NET_TXQ);
+    if (net->in_tx) {
+        net->tx_again = true;
+        return;
+    }
     if (!aero_vq_ready(vq))
         return;
+    net->in_tx = true;
     unsigned budget = aero_vq_size(vq);
     do {
+        net->tx_again = false;
         for (;;) {
             enum aero_vq_pop_result r = aero_vq_pop_budgeted(vq, &net->tx_chain, &budget);
             if (r == AERO_VQ_DEFERRED)
@@ -74,8 +83,9 @@ static void process_tx(struct aero_net *net)
                 break;
             tx_one(net, vq, &net->tx_chain);
         }
-    } while (aero_vq_rearm(vq));
+    } while (net->tx_again || aero_vq_rearm(vq));
 out:
+    net->in_tx = false;
     aero_vq_flush(vq);
 }
 
@@ -121,31 +131,31 @@ bool aero_net_can_receive(struct aero_net *net)
     return false;
 }
 
-ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len)
+enum aero_net_rx aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len)
 {
     struct aero_vq *vq = aero_vdev_queue(net->vdev, AERO_NET_RXQ);
     unsigned hl = net->p.header_len;
     if (len < AERO_NET_MIN_FRAME || len > AERO_NET_MAX_FRAME) {
         net->stats.rx_dropped++; /* dropped without consuming a chain */
-        return (ssize_t)len;
+        return AERO_NET_RX_DROPPED;
     }
     if (!aero_net_can_receive(net)) {
         net->stats.rx_no_buffer++;
-        return 0;
+        return AERO_NET_RX_NO_BUFFER;
     }
     struct aero_chain *c = &net->rx_chain;
     enum aero_vq_pop_result r = aero_vq_pop(vq, c);
     if (r == AERO_VQ_BROKEN)
-        return (ssize_t)len;
+        return AERO_NET_RX_DROPPED;
     if (r == AERO_VQ_EMPTY) {
         net->rx_waiting = true;
         net->stats.rx_no_buffer++;
-        return 0;
+        return AERO_NET_RX_NO_BUFFER;
     }
     if (c->writable_bytes < hl + len) {
         aero_vq_unpop(vq); /* CONTRACT §3.2: drop the frame, keep the chain */
         net->stats.rx_dropped++;
-        return (ssize_t)len;
+        return AERO_NET_RX_DROPPED;
     }
     uint8_t *buf = net->rx_frame;
     memset(buf, 0, hl);
@@ -153,12 +163,12 @@ ssize_t aero_net_receive(struct aero_net *net, const uint8_t *frame, size_t len)
         aero_put_le16(buf + 10, 1); /* num_buffers */
     memcpy(buf + hl, frame, len);
     if (aero_chain_to_guest(vq, c, 0, buf, hl + len) != (int64_t)(hl + len))
-        return (ssize_t)len;
+        return AERO_NET_RX_DROPPED;
     aero_vq_push(vq, c->head, (uint32_t)(hl + len));
     aero_vq_flush(vq);
     net->stats.rx_frames++;
     net->stats.rx_bytes += len;
-    return (ssize_t)len;
+    return AERO_NET_RX_DELIVERED;
 }
 
 void aero_net_set_link(struct aero_net *net, bool up)

@@ -242,8 +242,9 @@ static void dev_event(struct input *in)
     snapshot_writable();
     if (take8(in) & 1)
         aero_net_set_link(dev, take8(in) & 1);
-    else
-        aero_net_receive(dev, frame, len);
+    else if (aero_net_receive(dev, frame, len) == AERO_NET_RX_NO_BUFFER &&
+             (len < AERO_NET_MIN_FRAME || len > AERO_NET_MAX_FRAME))
+        violation("a frame the device must drop was held as 'no buffer'", len, 0);
 }
 static void dev_destroy(void) { aero_net_free(dev); }
 #else

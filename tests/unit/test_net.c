@@ -22,6 +22,8 @@ static struct sent tx;
 static bool echo_back;
 static bool refill; /* a driver on another vCPU that republishes a TX chain for every frame */
 static uint16_t refill_head;
+static unsigned kick_inside; /* transmit() publishes these TX heads and kicks TX right away */
+static uint16_t kick_heads[4];
 
 static void be_transmit(void *opaque, const uint8_t *frame, size_t len)
 {
@@ -29,6 +31,11 @@ static void be_transmit(void *opaque, const uint8_t *frame, size_t len)
         aero_net_receive(net, frame, len);
     if (refill)
         drv_publish(&d, AERO_NET_TXQ, refill_head);
+    if (kick_inside) {
+        /* Synchronous host: the reply's interrupt handler queues more TX and kicks at once. */
+        drv_publish(&d, AERO_NET_TXQ, kick_heads[--kick_inside]);
+        drv_kick(&d, AERO_NET_TXQ);
+    }
     if (tx.n < 64) {
         tx.len[tx.n] = len;
         memcpy(tx.data[tx.n], frame, len);
@@ -42,6 +49,7 @@ static void make_host(unsigned hl, bool event_idx, const struct aero_host_ops *h
 {
     echo_back = false;
     refill = false;
+    kick_inside = 0;
     fg_init(&g);
     memset(&tx, 0, sizeof(tx));
     struct aero_net_params p = {.mac = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, .event_idx = event_idx,
@@ -66,8 +74,8 @@ static void frame_fill(uint8_t *f, size_t len, unsigned seed)
         f[i] = (uint8_t)(seed + i * 13);
 }
 
-/* TX chain: header + frame, split into nseg readable pieces. */
-static uint16_t tx_chain(unsigned hl, size_t frame_len, unsigned seed, bool add_write)
+/* TX chain: header + frame, split into readable pieces; written, not yet published. */
+static uint16_t tx_build(unsigned hl, size_t frame_len, unsigned seed, bool add_write)
 {
     uint64_t hdr = fg_alloc(&g, hl, 2), data = fg_alloc(&g, frame_len + 1, 2);
     memset(fg_ptr(&g, hdr), 0xee, hl); /* garbage header must be ignored */
@@ -83,7 +91,12 @@ static uint16_t tx_chain(unsigned hl, size_t frame_len, unsigned seed, bool add_
     }
     if (add_write)
         b[n++] = (struct drv_buf){fg_alloc(&g, 4, 4), 4, true};
-    uint16_t h = drv_add_chain(&d, AERO_NET_TXQ, b, n);
+    return drv_add_chain(&d, AERO_NET_TXQ, b, n);
+}
+
+static uint16_t tx_chain(unsigned hl, size_t frame_len, unsigned seed, bool add_write)
+{
+    uint16_t h = tx_build(hl, frame_len, seed, add_write);
     drv_publish(&d, AERO_NET_TXQ, h);
     return h;
 }
@@ -194,7 +207,7 @@ START_TEST(test_net_rx_zero_header_and_frame)
     uint64_t buf = rx_post(2048);
     uint8_t f[100];
     frame_fill(f, 100, 9);
-    ck_assert_int_eq(aero_net_receive(net, f, 100), 100);
+    ck_assert_int_eq(aero_net_receive(net, f, 100), AERO_NET_RX_DELIVERED);
     uint32_t len;
     ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
     ck_assert_uint_eq(len, 110);
@@ -209,7 +222,7 @@ START_TEST(test_net_rx_12_byte_header_num_buffers_1)
 {
     uint64_t buf = rx_post(2048);
     uint8_t f[60] = {1, 2, 3};
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_DELIVERED);
     uint32_t len;
     ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
     ck_assert_uint_eq(len, 72);
@@ -223,7 +236,7 @@ START_TEST(test_net_rx_12_byte_header_rest_is_zero)
     uint64_t buf = rx_post(2048);
     uint8_t f[60];
     frame_fill(f, 60, 3);
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_DELIVERED);
     uint8_t zero[10] = {0};
     ck_assert_mem_eq(fg_ptr(&g, buf), zero, 10);
     ck_assert_mem_eq((uint8_t *)fg_ptr(&g, buf) + 12, f, 60);
@@ -286,12 +299,58 @@ START_TEST(test_net_rx_spans_several_descriptors)
     drv_kick(&d, AERO_NET_RXQ);
     uint8_t f[100];
     frame_fill(f, 100, 11);
-    ck_assert_int_eq(aero_net_receive(net, f, 100), 100);
+    ck_assert_int_eq(aero_net_receive(net, f, 100), AERO_NET_RX_DELIVERED);
     uint32_t len;
     ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
     ck_assert_uint_eq(len, 110);
     ck_assert_mem_eq(fg_ptr(&g, b1), f, 30);
     ck_assert_mem_eq(fg_ptr(&g, b2), f + 30, 70);
+}
+END_TEST
+
+START_TEST(test_net_tx_kick_from_inside_transmit_is_not_a_nested_pass)
+{
+    /* Issue 15: on a host without a schedule op, a kick from inside transmit() ran a nested TX
+     * pass over the same chain and frame buffers; the outer pass then completed one head twice
+     * and lost its own. Every head must complete exactly once, every frame go out once. */
+    uint16_t first = tx_build(10, 60, 1, false);
+    kick_heads[1] = tx_build(10, 70, 2, false);
+    kick_heads[0] = tx_build(10, 80, 3, false);
+    kick_inside = 2;
+    drv_publish(&d, AERO_NET_TXQ, first);
+    drv_kick(&d, AERO_NET_TXQ);
+    ck_assert_uint_eq(tx.n, 3);
+    ck_assert_uint_eq(tx.len[0], 60);
+    ck_assert_uint_eq(tx.len[1], 70);
+    ck_assert_uint_eq(tx.len[2], 80);
+    uint32_t id;
+    bool seen[3] = {false, false, false};
+    uint16_t heads[3] = {first, kick_heads[1], kick_heads[0]};
+    unsigned used = 0;
+    while (drv_get_used(&d, AERO_NET_TXQ, &id, NULL)) {
+        used++;
+        for (int k = 0; k < 3; k++) {
+            if (id == heads[k]) {
+                ck_assert_msg(!seen[k], "head %u completed twice", id);
+                seen[k] = true;
+            }
+        }
+    }
+    ck_assert_uint_eq(used, 3);
+    ck_assert(seen[0] && seen[1] && seen[2]);
+    ck_assert(!drv_needs_reset(&d));
+}
+END_TEST
+
+START_TEST(test_net_empty_frame_is_dropped_not_held)
+{
+    /* Issue 15: an empty frame read as "no buffer, keep it" stalled the receive path for good
+     * (the host waits for an rx_ready that never comes). */
+    rx_post(2048);
+    uint8_t f[60] = {0};
+    ck_assert_int_eq(aero_net_receive(net, f, 0), AERO_NET_RX_DROPPED);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_DELIVERED);
+    ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 1);
 }
 END_TEST
 
@@ -321,10 +380,10 @@ START_TEST(test_net_rx_bad_size_dropped_without_consuming_chain)
 {
     rx_post(2048);
     uint8_t f[1600] = {0};
-    ck_assert_int_eq(aero_net_receive(net, f, 13), 13);
-    ck_assert_int_eq(aero_net_receive(net, f, 1523), 1523);
+    ck_assert_int_eq(aero_net_receive(net, f, 13), AERO_NET_RX_DROPPED);
+    ck_assert_int_eq(aero_net_receive(net, f, 1523), AERO_NET_RX_DROPPED);
     ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 0);
-    ck_assert_int_eq(aero_net_receive(net, f, 1522), 1522);
+    ck_assert_int_eq(aero_net_receive(net, f, 1522), AERO_NET_RX_DELIVERED);
     ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 1);
 }
 END_TEST
@@ -333,9 +392,9 @@ START_TEST(test_net_rx_chain_too_small_drops_frame_keeps_chain)
 {
     rx_post(64);
     uint8_t f[200] = {0};
-    ck_assert_int_eq(aero_net_receive(net, f, 200), 200); /* dropped */
+    ck_assert_int_eq(aero_net_receive(net, f, 200), AERO_NET_RX_DROPPED); /* dropped */
     ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 0);
-    ck_assert_int_eq(aero_net_receive(net, f, 54), 54); /* fits exactly: 10 + 54 */
+    ck_assert_int_eq(aero_net_receive(net, f, 54), AERO_NET_RX_DELIVERED); /* fits exactly: 10 + 54 */
     uint32_t len;
     ck_assert(drv_get_used(&d, AERO_NET_RXQ, NULL, &len));
     ck_assert_uint_eq(len, 64);
@@ -351,13 +410,13 @@ START_TEST(test_net_rx_no_buffer_backpressure_then_resume)
     uint8_t f[60] = {0};
     unsigned ready = tx.rx_ready;
     ck_assert(!aero_net_can_receive(net));
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_NO_BUFFER);
     ck_assert_uint_eq(tx.rx_ready, ready);
     rx_post(2048); /* the kick on rxq tells the host to flush what it held */
     ck_assert_uint_eq(tx.rx_ready, ready + 1);
     ck_assert(aero_net_can_receive(net));
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_DELIVERED);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_NO_BUFFER);
 }
 END_TEST
 
@@ -367,14 +426,14 @@ START_TEST(test_net_frames_held_across_reset_are_flushed_after_bring_up)
      * reloads) sit in the host's queue; after bring-up the host must be told to deliver them,
      * or a backend that stopped reading (tap, socket) never resumes. */
     uint8_t f[60] = {0};
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_NO_BUFFER);
     drv_write(&d, 0x14, 0, 1); /* the driver resets the device */
     unsigned ready = tx.rx_ready;
     drv_bring_up(&d, aero_net_vdev(net), &g, ~0ull);
     rx_post(2048);
     ck_assert_uint_gt(tx.rx_ready, ready);
     ck_assert(aero_net_can_receive(net));
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_DELIVERED);
 }
 END_TEST
 
@@ -383,19 +442,19 @@ START_TEST(test_net_rx_before_driver_ok_is_refused)
     drv_write(&d, 0x14, 0, 1);
     uint8_t f[60] = {0};
     ck_assert(!aero_net_can_receive(net));
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_NO_BUFFER);
 }
 END_TEST
 
 START_TEST(test_net_rx_event_idx_rearms_for_kick)
 {
     uint8_t f[60] = {0};
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_NO_BUFFER);
     /* The device asked for a kick at the next avail index. */
     ck_assert_uint_eq(drv_avail_event(&d, AERO_NET_RXQ), 0);
     rx_post(128);
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 0);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_DELIVERED);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_NO_BUFFER);
     ck_assert_uint_eq(drv_avail_event(&d, AERO_NET_RXQ), 1);
 }
 END_TEST
@@ -453,10 +512,10 @@ START_TEST(test_net_hostile_rx_buffer_outside_memory_is_needs_reset)
     drv_publish(&d, AERO_NET_RXQ, drv_add_chain(&d, AERO_NET_RXQ, &b, 1));
     drv_kick(&d, AERO_NET_RXQ);
     uint8_t f[60] = {0};
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 60);
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_DROPPED);
     ck_assert(drv_needs_reset(&d));
     ck_assert_uint_eq(drv_used_idx(&d, AERO_NET_RXQ), 0);
-    ck_assert_int_eq(aero_net_receive(net, f, 60), 0); /* broken: nothing more accepted */
+    ck_assert_int_eq(aero_net_receive(net, f, 60), AERO_NET_RX_NO_BUFFER); /* broken: nothing more accepted */
 }
 END_TEST
 
@@ -475,6 +534,8 @@ Suite *test_suite(void)
     Suite *s = suite_create("net");
     TCase *tc = tcase_create("hdr10_event_idx");
     tcase_add_checked_fixture(tc, setup10, teardown);
+    tcase_add_test(tc, test_net_tx_kick_from_inside_transmit_is_not_a_nested_pass);
+    tcase_add_test(tc, test_net_empty_frame_is_dropped_not_held);
     tcase_add_test(tc, test_net_features_offered_exactly);
     tcase_add_test(tc, test_net_config_layout);
     tcase_add_test(tc, test_net_tx_header_ignored_frame_sent);

@@ -62,7 +62,20 @@ static ssize_t aero_net_nc_receive(NetClientState *nc, const uint8_t *buf, size_
 {
     AeroVirtioNetPCI *s = qemu_get_nic_opaque(nc);
 
-    return s->net ? aero_net_receive(s->net, buf, size) : (ssize_t)size;
+    if (!s->net) {
+        return -1;
+    }
+    /*
+     * 0 makes QEMU hold the frame (and every later one) until qemu_flush_queued_packets(), which
+     * rx_ready calls: only for "no buffer". A dropped frame -- an empty one too -- is reported as
+     * consumed, or for size 0 as an error, never as 0, or the receive path would stall for good.
+     */
+    switch (aero_net_receive(s->net, buf, size)) {
+    case AERO_NET_RX_NO_BUFFER:
+        return 0;
+    default:
+        return size ? (ssize_t)size : -1;
+    }
 }
 
 static void aero_net_nc_link_status_changed(NetClientState *nc)
