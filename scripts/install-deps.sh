@@ -8,6 +8,8 @@ PKGS=(
   build-essential meson ninja-build pkg-config check libglib2.0-dev
   # fuzz targets (libFuzzer, ASan, UBSan)
   clang libclang-rt-14-dev
+  # unit tests under memcheck
+  valgrind
   # patched QEMU from Debian's source package
   dpkg-dev patch libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv
   # QEMU run-time firmware
