@@ -35,6 +35,8 @@ static int fg_dma_read(void *opaque, uint64_t gpa, void *buf, size_t len)
         return 0;
     }
     memcpy(buf, g->mem + (gpa - g->base), len);
+    if (g->after_read)
+        g->after_read(g, gpa, len);
     return 0;
 }
 

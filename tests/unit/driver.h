@@ -38,6 +38,9 @@ struct fake_guest {
     void (*mid_copy)(struct fake_guest *g, uint64_t gpa);
     unsigned index_loads, index_stores; /* load16/store16 calls */
     unsigned status_changes;            /* host status_changed calls */
+    /* Optional: called after every dma_read from the arena (double-fetch tests: the driver
+     * rewrites what the device just copied). */
+    void (*after_read)(struct fake_guest *g, uint64_t gpa, size_t len);
     uint8_t status_seen;                /* new_status of the last one */
     /* Optional: guest-physical window that maps a device's BAR0 (re-entrancy tests). */
     struct aero_vdev *bar_vdev;

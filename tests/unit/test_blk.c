@@ -603,6 +603,228 @@ START_TEST(test_blk_event_idx_off_uses_no_interrupt)
 }
 END_TEST
 
+static void count_write(struct fake_guest *fg, uint64_t gpa, size_t len)
+{
+    (void)gpa;
+    (void)len;
+    ++*(unsigned *)fg->user;
+}
+
+/* ---- QEMU's virtio CVE history as scenarios (shared/notes/qemu-virtio.md §5) ---------------
+ * Each scenario asserts the contract outcome -- an error status, or DEVICE_NEEDS_RESET with a
+ * configuration interrupt and no further processing -- and then that a reset and a new
+ * bring-up give a working device again. */
+
+/* After NEEDS_RESET: the config interrupt is pending, nothing more is processed, and a reset +
+ * bring-up gives a device that serves a read again. */
+static void assert_failed_then_recovers(void)
+{
+    ck_assert(drv_needs_reset(&d));
+    ck_assert_uint_eq(drv_isr(&d) & VIRTIO_ISR_CONFIG, VIRTIO_ISR_CONFIG);
+    uint16_t used = drv_used_idx(&d, 0);
+    build(VIRTIO_BLK_T_IN, 0, 512, 1, false, -1);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(drv_used_idx(&d, 0), used); /* stopped */
+    drv_write(&d, 0x14, 0, 1);
+    ck_assert(!drv_needs_reset(&d));
+    drv_bring_up(&d, aero_blk_vdev(blk), &g, ~0ull);
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+}
+
+START_TEST(test_scenario_bad_queue_index_on_notify_and_select)
+{
+    /* CVE-2011-2512 (a negative/oversized queue index): doorbells for queues that do not exist,
+     * 16- and 32-bit, and programming through an out-of-range queue_select change nothing. */
+    drv_write(&d, AERO_BAR0_NOTIFY + 4u * 1, 1, 2);
+    drv_write(&d, AERO_BAR0_NOTIFY + 4u * 63, 0xffff, 4);
+    drv_write(&d, AERO_BAR0_NOTIFY + 2, 0xffff, 2);
+    drv_write(&d, 0x16, 0xffff, 2);
+    drv_write(&d, 0x20, 0x1000, 8);
+    drv_write(&d, 0x1c, 1, 2);
+    ck_assert_uint_eq(drv_read(&d, 0x18, 2), 0);
+    drv_write(&d, 0x16, 0, 2);
+    ck_assert(!drv_needs_reset(&d));
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+}
+END_TEST
+
+START_TEST(test_scenario_avail_index_jump)
+{
+    /* "Guest moved used index": avail.idx more than a ring ahead. */
+    drv_set_avail_idx(&d, 0, 1000);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(mb.submits, 0);
+    assert_failed_then_recovers();
+}
+END_TEST
+
+START_TEST(test_scenario_unmappable_and_split_indirect_tables)
+{
+    /* An indirect table outside guest memory, and one that starts inside and runs past its
+     * end: the table is refused whole, nothing of it is used. */
+    uint64_t end = g.base + g.size;
+    bool split = _i == 1;
+    uint64_t table = split ? end - 16 : 0x80000;
+    drv_set_desc(&d, 0, 0, table, 32, VIRTQ_DESC_F_INDIRECT, 0);
+    drv_publish(&d, 0, 0);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(mb.submits, 0);
+    assert_failed_then_recovers();
+}
+END_TEST
+
+START_TEST(test_scenario_zero_length_descriptors)
+{
+    /* CVE-2016-6490: zero-length descriptors in a chain are skipped, not looped on; the request
+     * is served from the descriptors that carry bytes. A chain whose last descriptor is empty has
+     * no status byte: NEEDS_RESET. */
+    uint64_t hdr = fg_alloc(&g, 16, 8), data = fg_alloc(&g, 512, 8), st = fg_alloc(&g, 1, 1);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_IN);
+    struct drv_buf b[8] = {{hdr, 16, false}, {data, 0, true},  {data, 0, true}, {data, 512, true},
+                           {data, 0, true},  {st, 0, true},    {st, 0, true},   {st, 1, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 8));
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, st), VIRTIO_BLK_S_OK);
+    b[7].len = 0;
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 8));
+    drv_kick(&d, 0);
+    assert_failed_then_recovers();
+}
+END_TEST
+
+START_TEST(test_scenario_huge_lengths_overflow_and_mmio)
+{
+    /* CVE-2016-7422 and friends: a 4 GiB - 1 data descriptor (IOERR: past capacity, no
+     * allocation of that size), an address + length that wraps (NEEDS_RESET), a buffer in MMIO
+     * space outside guest RAM (NEEDS_RESET when touched). */
+    uint64_t hdr = fg_alloc(&g, 16, 8), st = fg_alloc(&g, 1, 1);
+    aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_IN);
+    struct drv_buf b[3] = {{hdr, 16, false}, {g.base, 0xfffffe00u, true}, {st, 1, true}};
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 3));
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(*(uint8_t *)fg_ptr(&g, st), VIRTIO_BLK_S_IOERR);
+    ck_assert_uint_eq(mb.submits, 0);
+    if (_i == 0) {
+        b[1] = (struct drv_buf){0xfffffffffffff000ull, 0x2000, true};
+    } else {
+        aero_put_le32(fg_ptr(&g, hdr), VIRTIO_BLK_T_OUT);
+        b[1] = (struct drv_buf){0xfe000000ull, 512, false}; /* an MMIO window */
+    }
+    drv_publish(&d, 0, drv_add_chain(&d, 0, b, 3));
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(mb.submits, 0);
+    assert_failed_then_recovers();
+}
+END_TEST
+
+START_TEST(test_scenario_pops_without_completion_stay_bounded)
+{
+    /* CVE-2016-5403: a driver that keeps publishing while nothing completes cannot make the
+     * device hold more than a ring's worth of requests (or memory for them). */
+    mb.defer = true;
+    struct req r = build(VIRTIO_BLK_T_IN, 0, 512, 1, false, -1);
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 100; i++)
+            drv_publish(&d, 0, r.head);
+        drv_kick(&d, 0);
+        ck_assert_uint_le(aero_blk_inflight(blk), AERO_BLK_QUEUE_SIZE);
+        ck_assert_uint_le(mb.npending, AERO_BLK_QUEUE_SIZE);
+        if (drv_needs_reset(&d))
+            break; /* the index ran more than a ring ahead: also a contract outcome */
+    }
+    membk_complete_all(&mb);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 0);
+}
+END_TEST
+
+START_TEST(test_scenario_several_in_flight_then_reset)
+{
+    /* CVE-2021-3748 (use of mapped buffers after they were released): several requests in
+     * flight, the driver resets and reuses the memory; the late completions must not write a
+     * byte into guest memory. */
+    mb.defer = true;
+    for (int i = 0; i < 6; i++)
+        build(VIRTIO_BLK_T_IN, (uint64_t)i, 512, 1 + (i % 3), i & 1, -1);
+    drv_kick(&d, 0);
+    ck_assert_uint_eq(aero_blk_inflight(blk), 6);
+    drv_write(&d, 0x14, 0, 1);
+    unsigned writes = 0;
+    g.user = &writes;
+    g.on_write = count_write;
+    membk_complete_all(&mb);
+    ck_assert_uint_eq(writes, 0);
+    g.on_write = NULL;
+    ck_assert_uint_eq(aero_blk_inflight(blk), 0);
+    drv_bring_up(&d, aero_blk_vdev(blk), &g, ~0ull);
+    mb.defer = false;
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+}
+END_TEST
+
+/* The driver rewrites the request header right after the device copied it. */
+static uint64_t refetch_hdr;
+static unsigned hdr_reads;
+static void rewrite_after_read(struct fake_guest *fg, uint64_t gpa, size_t len)
+{
+    if (gpa == refetch_hdr && len >= 16) {
+        hdr_reads++;
+        aero_put_le32(fg_ptr(fg, refetch_hdr), VIRTIO_BLK_T_OUT);
+        aero_put_le64(fg_ptr(fg, refetch_hdr + 8), ~0ull);
+    }
+}
+
+START_TEST(test_scenario_double_fetch_header_copied_once)
+{
+    /* A driver rewriting the header while the device works on it (double fetch): the device
+     * reads it once and acts on that copy -- a read of sector 5 -- and never again. */
+    fill_pattern(mb.cache + 5 * 512, 512, 3);
+    struct req r = build(VIRTIO_BLK_T_IN, 5, 512, 1, false, -1);
+    refetch_hdr = r.hdr;
+    hdr_reads = 0;
+    g.after_read = rewrite_after_read;
+    ck_assert_uint_eq(run_req(&r), VIRTIO_BLK_S_OK);
+    g.after_read = NULL;
+    ck_assert_uint_eq(hdr_reads, 1);
+    ck_assert(memcmp(fg_ptr(&g, r.data), mb.cache + 5 * 512, 512) == 0);
+}
+END_TEST
+
+START_TEST(test_scenario_config_abuse)
+{
+    /* Odd widths and offsets in every window, garbage selectors, queue_enable != 1, a resize
+     * while enabled: reads give defined values, writes change nothing that matters. */
+    static const uint32_t offs[] = {0x0001, 0x0013, 0x0037, 0x00ff, 0x1003, 0x2001,
+                                    0x3001, 0x30fe, 0x30ff, 0x3fff, 0x0fff};
+    for (unsigned i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+        for (unsigned w = 1; w <= 8; w *= 2) {
+            drv_read(&d, offs[i], w);
+            if (offs[i] != 0x0013) /* not device_status */
+                drv_write(&d, offs[i], 0xa5a5a5a5a5a5a5a5ull, w);
+        }
+    }
+    drv_write(&d, 0x00, 7, 4); /* device_feature_select beyond 1 */
+    ck_assert_uint_eq(drv_read(&d, 0x04, 4), 0);
+    drv_write(&d, 0x16, 0, 2);
+    drv_write(&d, 0x1c, 2, 2);   /* queue_enable = 2 */
+    drv_write(&d, 0x18, 16, 2);  /* resize after enable */
+    ck_assert_uint_eq(drv_read(&d, 0x18, 2), AERO_BLK_QUEUE_SIZE);
+    ck_assert(!drv_needs_reset(&d));
+    ck_assert_uint_eq(run(VIRTIO_BLK_T_IN, 0, 512, 1, false), VIRTIO_BLK_S_OK);
+}
+END_TEST
+
+START_TEST(test_scenario_after_error_stop_and_recover)
+{
+    /* virtio_error(): a loop sets NEEDS_RESET with a configuration interrupt; notifies do
+     * nothing until the reset; then the device works again. */
+    drv_set_desc(&d, 0, 0, fg_alloc(&g, 16, 8), 16, VIRTQ_DESC_F_NEXT, 0);
+    drv_publish(&d, 0, 0);
+    drv_kick(&d, 0);
+    ck_assert_ptr_nonnull(strstr(g.last_error, "loops"));
+    assert_failed_then_recovers();
+}
+END_TEST
+
 /* ---- aero_blk_parse_request: the pure chain -> request step, one row per CONTRACT §3.1 rule -- */
 
 #define R(a, l) {.addr = (a), .len = (l), .write = false}
@@ -711,6 +933,20 @@ Suite *test_suite(void)
     tcase_add_test(tc, test_blk_duplicate_heads_bounded_inflight);
     tcase_add_test(tc, test_blk_counters_track_requests_and_errors);
     suite_add_tcase(s, tc);
+    TCase *ts = tcase_create("scenarios");
+    tcase_add_checked_fixture(ts, setup, teardown);
+    tcase_add_test(ts, test_scenario_bad_queue_index_on_notify_and_select);
+    tcase_add_test(ts, test_scenario_avail_index_jump);
+    tcase_add_loop_test(ts, test_scenario_unmappable_and_split_indirect_tables, 0, 2);
+    tcase_add_test(ts, test_scenario_zero_length_descriptors);
+    tcase_add_loop_test(ts, test_scenario_huge_lengths_overflow_and_mmio, 0, 2);
+    tcase_add_test(ts, test_scenario_pops_without_completion_stay_bounded);
+    tcase_add_test(ts, test_scenario_several_in_flight_then_reset);
+    tcase_add_test(ts, test_scenario_double_fetch_header_copied_once);
+    tcase_add_test(ts, test_scenario_config_abuse);
+    tcase_add_test(ts, test_scenario_after_error_stop_and_recover);
+    suite_add_tcase(s, ts);
+
     TCase *tp = tcase_create("parse");
     tcase_add_loop_test(tp, test_blk_parse_request_rules, 0,
                         (int)(sizeof(parse_cases) / sizeof(parse_cases[0])));
