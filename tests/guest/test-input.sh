@@ -188,10 +188,16 @@ current_pointer() {
     python3 -c 'import json, sys; print([m["name"] for m in json.load(sys.stdin) if m["current"]][0])'
 }
 
+# Commands go in groups of 8 with a pause between groups: the guest reads each node with cat,
+# and evdev keeps at most 64 unread keyboard events per reader -- a vCPU starved by a loaded host
+# would otherwise see SYN_DROPPED instead of the sequence. The device has no such limit.
 send_phase() {
-  local tag=$1 cmds
+  local tag=$1 cmds i
   mapfile -t cmds < <(phase_cmds "$tag")
-  guest_qmp input "${cmds[@]}" >/dev/null
+  for ((i = 0; i < ${#cmds[@]}; i += 8)); do
+    guest_qmp input "${cmds[@]:i:8}" >/dev/null
+    sleep 0.5
+  done
   say "input: $tag: sent ${#cmds[@]} input-send-event commands"
 }
 

@@ -183,7 +183,7 @@ if [ $ROLE = listen ]; then
 else
   ip link set eth0 up
   ip addr add $ME/24 dev eth0
-  i=0; until ping -c 1 -W 1 $PEER >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 120 ] || exit 3; done
+  i=0; until ping -c 1 -W 1 $PEER >/dev/null 2>&1; do i=$((i + 1)); [ $i -lt 600 ] || exit 3; done
   t0=$(cut -d' ' -f1 /proc/uptime)
   nc $PEER 5002 > /tmp/recv <&3 & r=$!
   nc $PEER 5001 < /tmp/send > /dev/null & s=$!
@@ -209,6 +209,19 @@ run_socket_pair() {
   listening "$port" || fail "sock-a: QEMU does not listen on $port"
   guest_start sock-b "$AERO_TEST_DIR/pair-b.sh" -netdev "socket,id=n0,connect=127.0.0.1:$port" \
     -device aero-virtio-net-pci,netdev=n0,id=nic0,header-len=12,mac=52:54:00:09:00:02
+  # Either guest can give up first, and the other would then wait for it until the timeout:
+  # watch both, and fail as soon as one of them fails.
+  local t
+  for t in $(seq 1 "$AERO_GUEST_TIMEOUT"); do
+    grep -q '^AERO-GUEST-EXIT ' "$(guest_log sock-a)" 2>/dev/null && break
+    if grep -q '^AERO-GUEST-EXIT [1-9]' "$(guest_log sock-b)" 2>/dev/null; then
+      tail -n 30 "$(guest_log sock-b)" >&2
+      fail "sock-b: guest script failed ($(grep '^AERO-GUEST-EXIT' "$(guest_log sock-b)"))"
+    fi
+    check_device_errors sock-a
+    check_device_errors sock-b
+    sleep 1
+  done
   guest_wait sock-a
   local rc_a=$GUEST_RC
   guest_wait sock-b
