@@ -19,6 +19,15 @@
  * S is the status byte (0 OK, 1 IOERR, 2 UNSUPP, 255 untouched), U the used index, D the device
  * status register in hex (bit 0x40 = DEVICE_NEEDS_RESET). Exit status 0 unless the tool itself
  * failed (the verdict is the caller's).
+ *
+ * DIR "late" (late:ram:LEN) is a read reset while it is in flight (give the drive a slow
+ * backend, e.g. QEMU's throttling): 50 ms after the doorbell the device is reset, the memory the
+ * request named is refilled (data 0x33, status 0x77, used ring 0xcc), and 2 s later it must be
+ * unchanged -- a completion arriving after the reset may not write into guest memory. It prints
+ *
+ *   case late:ram:LEN untouched T device_status D
+ *
+ * with T 1 when data, status and used ring are all as refilled, 0 when the device wrote there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -185,12 +194,13 @@ static void run_case(const char *spec, struct page *rings, struct page *hdr, str
     unsigned doorbell;
     volatile uint16_t *avail, *used_idx;
     volatile uint8_t *status;
-    int is_in;
+    int is_in, late;
     double t0;
 
     if (sscanf(spec, "%7[a-z]:%31[^:]:%lu", dir, target, &len) != 3 || len == 0 || len % 512)
         die("bad case '%s' (want in|out:ram|GPA:LEN)", spec);
-    is_in = strcmp(dir, "in") == 0;
+    late = strcmp(dir, "late") == 0;
+    is_in = strcmp(dir, "in") == 0 || late;
     if (!is_in && strcmp(dir, "out") != 0)
         die("bad direction in '%s'", spec);
     if (strcmp(target, "ram") == 0) {
@@ -222,6 +232,25 @@ static void run_case(const char *spec, struct page *rings, struct page *hdr, str
     avail[1] = 1; /* idx */
     __sync_synchronize();
     wr16(doorbell, 0);
+    if (late) {
+        int untouched = 1;
+        usleep(50000); /* the device has popped and submitted the read by now */
+        reset_device();
+        memset(data->va, 0x33, PAGE);
+        *status = 0x77;
+        memset(rings->va + 0x200, 0xcc, 0x100);
+        __sync_synchronize();
+        usleep(2000000); /* the throttled read completes meanwhile */
+        for (unsigned i = 0; i < PAGE; i++)
+            untouched &= data->va[i] == 0x33;
+        for (unsigned i = 0; i < 0x100; i++)
+            untouched &= rings->va[0x200 + i] == 0xcc;
+        untouched &= *status == 0x77;
+        printf("case %s untouched %d device_status 0x%02x\n", spec, untouched,
+               rd8(COMMON_STATUS));
+        fflush(stdout);
+        return;
+    }
     t0 = now();
     while (*used_idx == 0 && !(rd8(COMMON_STATUS) & 0x40) && now() - t0 < 5)
         usleep(1000);
