@@ -212,7 +212,7 @@ static EFI_STATUS virtio_init(AERO_BLK *d)
 {
     UINT32 lo = 0, hi = 0, blk = 512, cap_lo = 0, cap_hi = 0;
     UINT16 qsz = 0, qnoff = 0;
-    UINT64 offered, wanted;
+    UINT64 offered, wanted, blocks;
     EFI_STATUS r;
 
     reset_device(d);
@@ -264,18 +264,17 @@ static EFI_STATUS virtio_init(AERO_BLK *d)
         return EFI_UNSUPPORTED;
     d->media.MediaId = 0;
     d->media.RemovableMedia = FALSE;
-    d->media.MediaPresent = TRUE;
     d->media.LogicalPartition = FALSE;
     d->media.ReadOnly = FALSE;
     d->media.WriteCaching = (wanted & (1ull << VIRTIO_BLK_F_FLUSH)) != 0;
     d->media.BlockSize = blk;
     d->media.IoAlign = 0; /* data is bounced: any caller alignment works */
-    d->media.LastBlock = ((cap_lo | (UINT64)cap_hi << 32) / (blk / 512)) - 1;
+    blocks = (cap_lo | (UINT64)cap_hi << 32) / (blk / 512);
+    d->media.LastBlock = blocks ? blocks - 1 : 0;
+    d->media.MediaPresent = blocks != 0;
     d->media.LowestAlignedLba = 0;
     d->media.LogicalBlocksPerPhysicalBlock = 1;
     d->media.OptimalTransferLengthGranularity = 0;
-    if (cap_lo == 0 && cap_hi == 0)
-        d->media.MediaPresent = FALSE;
     return EFI_SUCCESS;
 }
 
