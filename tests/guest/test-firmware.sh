@@ -8,7 +8,9 @@
 #   SeaBIOS: pc and q35, and bootindex choosing the second of two aero disks.
 #   OVMF (Debian's OVMF_CODE_4M.fd): q35 root bus, behind a pcie-root-port, and bootindex;
 #   the disk is driven by the device's own UEFI option ROM (firmware/blk_uefi.c), whose
-#   "bound" line must appear on the console. Baseline: stock virtio-blk-pci,disable-legacy=on.
+#   "bound" line must appear on the console. Also a disk without a boot loader: OVMF's UEFI
+#   shell runs its startup.nsh, which writes a file (BlockIo writes) and starts the kernel's
+#   EFI stub. Baseline: stock virtio-blk-pci,disable-legacy=on.
 # In every case the booted Linux finds the disk it was booted from (by a marker the host wrote
 # past the partition), checks it is the aero device, and writes a marker that the host must
 # then find in that disk's image file.
@@ -29,9 +31,12 @@ for t in syslinux mkfs.fat mcopy sfdisk; do
   command -v "$t" >/dev/null || fail "$t is missing (run scripts/install-deps.sh)"
 done
 
-# make_bootdisk IMG TAG
+# make_bootdisk IMG TAG [shell]
+# "shell": no \EFI\BOOT\BOOTX64.EFI but a startup.nsh, so OVMF ends up in its UEFI shell, which
+# writes a file to the disk (BlockIo writes and flush through the option ROM driver) and then
+# starts the kernel through its EFI stub.
 make_bootdisk() {
-  local img=$1 tag=$2 tmp
+  local img=$1 tag=$2 kind=${3:-loaders} tmp
   tmp=$(mktemp -d "$AERO_TEST_DIR/disk.XXXXXX")
   local args="console=ttyS0 quiet panic=-1 aero.disk=$tag"
   truncate -s 80M "$tmp/fat.img"
@@ -44,7 +49,14 @@ make_bootdisk() {
     "$tag" "$args" >"$tmp/aero.conf"
   export MTOOLS_SKIP_CHECK=1
   mmd -i "$tmp/fat.img" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries
-  mcopy -i "$tmp/fat.img" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/EFI/BOOT/BOOTX64.EFI
+  if [ "$kind" = shell ]; then
+    printf 'echo -off\r\necho AERO-UEFI-SHELL-WROTE-%s >a fs0:\\written.txt\r\nfs0:\\linux.efi initrd=\\initrd %s aero.loader=uefi-shell\r\n' \
+      "$tag" "$args" >"$tmp/startup.nsh"
+    mcopy -i "$tmp/fat.img" "$tmp/startup.nsh" ::/startup.nsh
+    mcopy -i "$tmp/fat.img" "$AERO_GUEST/vmlinuz" ::/linux.efi
+  else
+    mcopy -i "$tmp/fat.img" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/EFI/BOOT/BOOTX64.EFI
+  fi
   mcopy -i "$tmp/fat.img" "$tmp/loader.conf" ::/loader/loader.conf
   mcopy -i "$tmp/fat.img" "$tmp/aero.conf" ::/loader/entries/aero.conf
   mcopy -i "$tmp/fat.img" "$tmp/syslinux.cfg" ::/syslinux.cfg
@@ -87,19 +99,21 @@ mkdir -p "$AERO_TEST_DIR/disks"
 say "building boot disks (syslinux + systemd-boot on an MBR/ESP disk) from Debian packages"
 make_bootdisk "$AERO_TEST_DIR/disks/A.img" A
 make_bootdisk "$AERO_TEST_DIR/disks/B.img" B
+make_bootdisk "$AERO_TEST_DIR/disks/C.img" C shell
 
 # fw_case NAME FIRMWARE(seabios|ovmf) EXPECT_TAG EXPECT_LOADER DEVICE(aero|stock) qemu-args...
-# DISK_A / DISK_B in the arguments name this case's copies of the two boot disks.
+# DISK_A / DISK_B / DISK_C in the arguments name this case's copies of the boot disks.
 fw_case() {
   local name=$1 fw=$2 tag=$3 loader=$4 device=$5
   shift 5
   local dir args=() a log waited=0 out
   dir=$(guest_dir "$name")
   mkdir -p "$dir"
-  cp --sparse=always "$AERO_TEST_DIR/disks/A.img" "$AERO_TEST_DIR/disks/B.img" "$dir/"
+  cp --sparse=always "$AERO_TEST_DIR"/disks/[ABC].img "$dir/"
   for a in "$@"; do
     a=${a//DISK_A/$dir/A.img}
-    args+=("${a//DISK_B/$dir/B.img}")
+    a=${a//DISK_B/$dir/B.img}
+    args+=("${a//DISK_C/$dir/C.img}")
   done
   if [ "$fw" = ovmf ]; then
     cp "$OVMF_VARS" "$dir/vars.fd"
@@ -112,7 +126,7 @@ fw_case() {
   log=$(guest_log "$name")
   # fail fast when the firmware found nothing to boot instead of waiting for the timeout
   while ! grep -q '^AERO-GUEST-EXIT ' "$log" 2>/dev/null; do
-    if grep -aq 'Shell> ' "$log" 2>/dev/null; then
+    if [ "$loader" != uefi-shell ] && grep -aq 'starting Boot[0-9A-F]* "EFI Internal Shell"' "$log" 2>/dev/null; then
       guest_stop "$name"
       fail "$name: OVMF found nothing to boot and started the UEFI shell (log: $log)"
     fi
@@ -164,5 +178,10 @@ blk() { echo "-drive file=DISK_$1,if=none,id=d$1,format=raw -device ${3:-aero-vi
     -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x4 $(blk A ,bus=rp0)
   fw_case ovmf-bootindex ovmf B systemd-boot aero -M q35 \
     $(blk A ,addr=0x4,bootindex=2) $(blk B ,addr=0x5,bootindex=1)
+  fw_case ovmf-shell-write ovmf C uefi-shell aero -M q35 $(blk C)
+  MTOOLS_SKIP_CHECK=1 mtype -i "$(guest_dir ovmf-shell-write)/C.img@@1M" ::/written.txt 2>/dev/null |
+    tr -d '\0' | grep -aq 'AERO-UEFI-SHELL-WROTE-C' ||
+    fail "ovmf-shell-write: the file the UEFI shell wrote through the option ROM driver is not in C.img"
+  say "ok   ovmf-shell-write: the UEFI shell's write through the option ROM driver is in the image"
 }
 say "firmware boot: all cases passed"
