@@ -48,9 +48,9 @@
 #define VRING_DESC_F_NEXT 1
 #define VRING_DESC_F_WRITE 2
 
-#define RING_PAGES 3            /* desc 16*N + avail 6+2N, used (page aligned) 6+8N: N <= 256 */
-#define REQ_PAGES 1             /* request header at 0, status byte at 16 */
-#define BOUNCE_PAGES 64         /* 256 KiB per request */
+#define RING_PAGES 3    /* desc 16*N + avail 6+2N, used (page aligned) 6+8N: N <= 256 */
+#define REQ_PAGES 1     /* request header at 0, status byte at 16 */
+#define BOUNCE_PAGES 64 /* 256 KiB per request */
 #define BOUNCE_BYTES (BOUNCE_PAGES * 4096u)
 #define REQUEST_TIMEOUT_US 30000000u
 
@@ -165,10 +165,12 @@ static EFI_STATUS find_caps(AERO_BLK *d)
 }
 
 /* ---- DMA memory: allocated and mapped through PciIo, so an IOMMU-aware firmware works too ---- */
-static EFI_STATUS dma_alloc(AERO_BLK *d, UINTN pages, void **host, void **map, EFI_PHYSICAL_ADDRESS *dev)
+static EFI_STATUS dma_alloc(AERO_BLK *d, UINTN pages, void **host, void **map,
+                            EFI_PHYSICAL_ADDRESS *dev)
 {
     UINTN bytes = pages * 4096;
-    EFI_STATUS r = d->pci->AllocateBuffer(d->pci, AllocateAnyPages, EfiBootServicesData, pages, host, 0);
+    EFI_STATUS r =
+        d->pci->AllocateBuffer(d->pci, AllocateAnyPages, EfiBootServicesData, pages, host, 0);
     if (EFI_ERROR(r))
         return r;
     bs->SetMem(*host, bytes, 0);
@@ -194,9 +196,15 @@ static void dma_free(AERO_BLK *d, UINTN pages, void **host, void *map)
 
 /* Split-ring layout (virtio 1.2 §2.7): desc at 0, avail right after, used on the next page. */
 static volatile UINT8 *ring_desc(AERO_BLK *d) { return d->ring; }
-static volatile UINT16 *ring_avail(AERO_BLK *d) { return (volatile UINT16 *)((UINT8 *)d->ring + 16u * d->queue_size); }
+static volatile UINT16 *ring_avail(AERO_BLK *d)
+{
+    return (volatile UINT16 *)((UINT8 *)d->ring + 16u * d->queue_size);
+}
 static UINTN used_offset(UINT16 n) { return ((16u * n + 6u + 2u * n) + 4095u) & ~4095u; }
-static volatile UINT16 *ring_used(AERO_BLK *d) { return (volatile UINT16 *)((UINT8 *)d->ring + used_offset(d->queue_size)); }
+static volatile UINT16 *ring_used(AERO_BLK *d)
+{
+    return (volatile UINT16 *)((UINT8 *)d->ring + used_offset(d->queue_size));
+}
 
 static void put_desc(AERO_BLK *d, UINT16 i, UINT64 addr, UINT32 len, UINT16 flags, UINT16 next)
 {
@@ -295,7 +303,8 @@ static EFI_STATUS do_request(AERO_BLK *d, UINT32 type, UINT64 sector, UINT32 len
     n++;
     if (len) {
         put_desc(d, n, d->bounce_dev, len,
-                 VRING_DESC_F_NEXT | (type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0), (UINT16)(n + 1));
+                 VRING_DESC_F_NEXT | (type == VIRTIO_BLK_T_IN ? VRING_DESC_F_WRITE : 0),
+                 (UINT16)(n + 1));
         n++;
     }
     put_desc(d, n, d->req_dev + 16, 1, VRING_DESC_F_WRITE, 0);
@@ -357,12 +366,14 @@ static EFI_STATUS transfer(EFI_BLOCK_IO_PROTOCOL *self, UINT32 media_id, EFI_LBA
     return r;
 }
 
-static EFI_STATUS EFIAPI blk_read(EFI_BLOCK_IO_PROTOCOL *self, UINT32 media_id, EFI_LBA lba, UINTN size, void *buf)
+static EFI_STATUS EFIAPI blk_read(EFI_BLOCK_IO_PROTOCOL *self, UINT32 media_id, EFI_LBA lba,
+                                  UINTN size, void *buf)
 {
     return transfer(self, media_id, lba, size, buf, FALSE);
 }
 
-static EFI_STATUS EFIAPI blk_write(EFI_BLOCK_IO_PROTOCOL *self, UINT32 media_id, EFI_LBA lba, UINTN size, void *buf)
+static EFI_STATUS EFIAPI blk_write(EFI_BLOCK_IO_PROTOCOL *self, UINT32 media_id, EFI_LBA lba,
+                                   UINTN size, void *buf)
 {
     return transfer(self, media_id, lba, size, buf, TRUE);
 }
@@ -386,10 +397,7 @@ static EFI_STATUS EFIAPI blk_reset(EFI_BLOCK_IO_PROTOCOL *self, BOOLEAN extended
 }
 
 /* The OS must find the device quiet: reset it (stops all DMA) when boot services end. */
-static void EFIAPI on_exit_boot_services(EFI_EVENT ev, void *ctx)
-{
-    set_status(ctx, 0);
-}
+static void EFIAPI on_exit_boot_services(EFI_EVENT ev, void *ctx) { set_status(ctx, 0); }
 
 /* ---- DriverBinding ----------------------------------------------------------------------------- */
 static EFI_STATUS EFIAPI binding_supported(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HANDLE ctrl,
@@ -398,14 +406,16 @@ static EFI_STATUS EFIAPI binding_supported(EFI_DRIVER_BINDING_PROTOCOL *self, EF
     EFI_PCI_IO_PROTOCOL *pci;
     UINT32 id = 0;
     UINT8 rev = 0;
-    EFI_STATUS r = bs->OpenProtocol(ctrl, &pci_io_guid, (void **)&pci, self->DriverBindingHandle, ctrl,
-                                    EFI_OPEN_PROTOCOL_BY_DRIVER);
+    EFI_STATUS r = bs->OpenProtocol(ctrl, &pci_io_guid, (void **)&pci, self->DriverBindingHandle,
+                                    ctrl, EFI_OPEN_PROTOCOL_BY_DRIVER);
     if (EFI_ERROR(r))
         return r;
     pci->Pci.Read(pci, EfiPciIoWidthUint32, 0, 1, &id);
     pci->Pci.Read(pci, EfiPciIoWidthUint8, 8, 1, &rev);
     /* CONTRACT §1: identity is vendor, device and revision; the subsystem ID is not checked */
-    r = (id == ((UINT32)AERO_BLK_DEVICE << 16 | AERO_VENDOR) && rev == AERO_REVISION) ? EFI_SUCCESS : EFI_UNSUPPORTED;
+    r = (id == ((UINT32)AERO_BLK_DEVICE << 16 | AERO_VENDOR) && rev == AERO_REVISION)
+            ? EFI_SUCCESS
+            : EFI_UNSUPPORTED;
     bs->CloseProtocol(ctrl, &pci_io_guid, self->DriverBindingHandle, ctrl);
     return r;
 }
@@ -427,8 +437,8 @@ static EFI_STATUS EFIAPI binding_start(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HA
     AERO_BLK *d = NULL;
     EFI_PCI_IO_PROTOCOL *pci;
     UINT64 supported = 0;
-    EFI_STATUS r = bs->OpenProtocol(ctrl, &pci_io_guid, (void **)&pci, self->DriverBindingHandle, ctrl,
-                                    EFI_OPEN_PROTOCOL_BY_DRIVER);
+    EFI_STATUS r = bs->OpenProtocol(ctrl, &pci_io_guid, (void **)&pci, self->DriverBindingHandle,
+                                    ctrl, EFI_OPEN_PROTOCOL_BY_DRIVER);
     if (EFI_ERROR(r))
         return r;
     r = bs->AllocatePool(EfiBootServicesData, sizeof *d, (void **)&d);
@@ -441,7 +451,8 @@ static EFI_STATUS EFIAPI binding_start(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HA
     pci->Attributes(pci, EfiPciIoAttributeOperationGet, 0, &d->saved_attributes);
     pci->Attributes(pci, EfiPciIoAttributeOperationSupported, 0, &supported);
     r = pci->Attributes(pci, EfiPciIoAttributeOperationEnable,
-                        supported & (EFI_PCI_IO_ATTRIBUTE_MEMORY | EFI_PCI_IO_ATTRIBUTE_BUS_MASTER), NULL);
+                        supported & (EFI_PCI_IO_ATTRIBUTE_MEMORY | EFI_PCI_IO_ATTRIBUTE_BUS_MASTER),
+                        NULL);
     if (EFI_ERROR(r) || EFI_ERROR((r = find_caps(d))) || EFI_ERROR((r = virtio_init(d)))) {
         say(L"aero-virtio-blk: device initialisation failed", NULL);
         reset_device(d);
@@ -457,7 +468,8 @@ static EFI_STATUS EFIAPI binding_start(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HA
                         &d->exit_boot_services);
     if (EFI_ERROR(r))
         goto reset;
-    r = bs->InstallProtocolInterface(&d->controller, &block_io_guid, EFI_NATIVE_INTERFACE, &d->block_io);
+    r = bs->InstallProtocolInterface(&d->controller, &block_io_guid, EFI_NATIVE_INTERFACE,
+                                     &d->block_io);
     if (EFI_ERROR(r))
         goto reset;
     say(L"aero-virtio-blk: UEFI driver bound (AERO-W7-VIRTIO v1 option ROM)", NULL);
@@ -476,8 +488,8 @@ static EFI_STATUS EFIAPI binding_stop(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HAN
 {
     EFI_BLOCK_IO_PROTOCOL *bio;
     AERO_BLK *d;
-    EFI_STATUS r = bs->OpenProtocol(ctrl, &block_io_guid, (void **)&bio, self->DriverBindingHandle, ctrl,
-                                    EFI_OPEN_PROTOCOL_GET_PROTOCOL);
+    EFI_STATUS r = bs->OpenProtocol(ctrl, &block_io_guid, (void **)&bio, self->DriverBindingHandle,
+                                    ctrl, EFI_OPEN_PROTOCOL_GET_PROTOCOL);
     if (EFI_ERROR(r))
         return r;
     d = FROM_BLOCK_IO(bio);
@@ -508,10 +520,15 @@ static EFI_STATUS EFIAPI name_controller(EFI_COMPONENT_NAME2_PROTOCOL *self, EFI
 }
 
 static EFI_DRIVER_BINDING_PROTOCOL binding = {
-    .Supported = binding_supported, .Start = binding_start, .Stop = binding_stop, .Version = 0x10,
+    .Supported = binding_supported,
+    .Start = binding_start,
+    .Stop = binding_stop,
+    .Version = 0x10,
 };
 static EFI_COMPONENT_NAME2_PROTOCOL name2 = {
-    .GetDriverName = name_driver, .GetControllerName = name_controller, .SupportedLanguages = (CHAR8 *)"en",
+    .GetDriverName = name_driver,
+    .GetControllerName = name_controller,
+    .SupportedLanguages = (CHAR8 *)"en",
 };
 
 /* gnu-efi's crt0 converts the firmware's MS calling convention and calls efi_main as SysV */

@@ -26,21 +26,22 @@ START_TEST(test_blk_option_rom_is_an_efi_pci_expansion_rom)
     ck_assert_ptr_nonnull(rom);
     ck_assert_uint_eq(size % 512, 0);
     ck_assert_uint_eq(aero_le16(rom + 0x00), 0xAA55);
-    ck_assert_uint_eq(aero_le16(rom + 0x02) * 512u, size);   /* InitializationSize */
-    ck_assert_uint_eq(aero_le32(rom + 0x04), 0x0EF1);        /* EFI signature */
-    ck_assert_uint_eq(aero_le16(rom + 0x08), 11);            /* boot-services driver */
-    ck_assert_uint_eq(aero_le16(rom + 0x0A), 0x8664);        /* x64 */
-    ck_assert_uint_eq(aero_le16(rom + 0x0C), 0);             /* uncompressed */
+    ck_assert_uint_eq(aero_le16(rom + 0x02) * 512u, size); /* InitializationSize */
+    ck_assert_uint_eq(aero_le32(rom + 0x04), 0x0EF1);      /* EFI signature */
+    ck_assert_uint_eq(aero_le16(rom + 0x08), 11);          /* boot-services driver */
+    ck_assert_uint_eq(aero_le16(rom + 0x0A), 0x8664);      /* x64 */
+    ck_assert_uint_eq(aero_le16(rom + 0x0C), 0);           /* uncompressed */
     uint16_t pe = aero_le16(rom + 0x16), pcir = aero_le16(rom + 0x18);
     ck_assert_uint_lt(pe, size);
     ck_assert(rom[pe] == 'M' && rom[pe + 1] == 'Z');
     ck_assert_uint_eq(pcir % 4, 0);
-    ck_assert(rom[pcir] == 'P' && rom[pcir + 1] == 'C' && rom[pcir + 2] == 'I' && rom[pcir + 3] == 'R');
+    ck_assert(rom[pcir] == 'P' && rom[pcir + 1] == 'C' && rom[pcir + 2] == 'I' &&
+              rom[pcir + 3] == 'R');
     ck_assert_uint_eq(aero_le16(rom + pcir + 4), aero_blk_pci_identity.vendor_id);
     ck_assert_uint_eq(aero_le16(rom + pcir + 6), aero_blk_pci_identity.device_id);
     ck_assert_uint_eq(aero_le16(rom + pcir + 0x10) * 512u, size); /* image length */
-    ck_assert_uint_eq(rom[pcir + 0x14], 3);                          /* code type EFI */
-    ck_assert_uint_eq(rom[pcir + 0x15] & 0x80, 0x80);                /* last image */
+    ck_assert_uint_eq(rom[pcir + 0x14], 3);                       /* code type EFI */
+    ck_assert_uint_eq(rom[pcir + 0x15] & 0x80, 0x80);             /* last image */
 }
 END_TEST
 
