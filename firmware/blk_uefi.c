@@ -63,6 +63,7 @@ typedef struct {
     UINT32 common_off, notify_off, device_off, notify_mult;
     UINT64 doorbell; /* notify_off + queue_notify_off(0) * notify_off_multiplier */
     UINT16 queue_size, last_used;
+    BOOLEAN broken;
     UINT64 negotiated;
     void *ring, *req, *bounce;
     void *ring_map, *req_map, *bounce_map;
@@ -315,8 +316,13 @@ static EFI_STATUS do_request(AERO_BLK *d, UINT32 type, UINT64 sector, UINT32 len
     barrier();
     d->pci->Mem.Write(d->pci, EfiPciIoWidthUint16, d->notify_bar, d->doorbell, 1, &q);
     while (used[1] == d->last_used) {
-        if (waited >= REQUEST_TIMEOUT_US || (get_status(d) & STATUS_NEEDS_RESET))
+        /* the status register is read once a millisecond: each read is a trap to the VMM */
+        if (waited >= REQUEST_TIMEOUT_US ||
+            (waited % 1000 == 0 && (get_status(d) & STATUS_NEEDS_RESET))) {
+            d->broken = TRUE; /* the chain may still be in flight: no further requests */
+            say(L"aero-virtio-blk: request failed (timeout or DEVICE_NEEDS_RESET)", NULL);
             return EFI_DEVICE_ERROR;
+        }
         bs->Stall(10);
         waited += 10;
     }
@@ -352,6 +358,8 @@ static EFI_STATUS transfer(EFI_BLOCK_IO_PROTOCOL *self, UINT32 media_id, EFI_LBA
 
     if (EFI_ERROR(r) || size == 0)
         return r;
+    if (d->broken)
+        return EFI_DEVICE_ERROR;
     tpl = bs->RaiseTPL(TPL_NOTIFY);
     while (size && !EFI_ERROR(r)) {
         UINT32 chunk = size > BOUNCE_BYTES ? BOUNCE_BYTES : (UINT32)size;
@@ -385,6 +393,8 @@ static EFI_STATUS EFIAPI blk_flush(EFI_BLOCK_IO_PROTOCOL *self)
     EFI_TPL tpl;
     if (!(d->negotiated & (1ull << VIRTIO_BLK_F_FLUSH)))
         return EFI_SUCCESS;
+    if (d->broken)
+        return EFI_DEVICE_ERROR;
     tpl = bs->RaiseTPL(TPL_NOTIFY);
     r = do_request(d, VIRTIO_BLK_T_FLUSH, 0, 0);
     bs->RestoreTPL(tpl);
