@@ -10,7 +10,8 @@
 #   the disk is driven by the device's own UEFI option ROM (firmware/blk_uefi.c), whose
 #   "bound" line must appear on the console. Also a disk without a boot loader: OVMF's UEFI
 #   shell runs its startup.nsh, which writes a file (BlockIo writes) and starts the kernel's
-#   EFI stub. Baseline: stock virtio-blk-pci,disable-legacy=on.
+#   EFI stub. Baseline: stock virtio-blk-pci,disable-legacy=on. Counter-check: with the ROM
+#   switched off (romfile= or rombar=0) OVMF has no driver for the disk and starts its shell.
 # In every case the booted Linux finds the disk it was booted from (by a marker the host wrote
 # past the partition), checks it is the aero device, and writes a marker that the host must
 # then find in that disk's image file.
@@ -162,6 +163,32 @@ fw_case() {
   say "ok   $name: $fw booted disk $tag via $loader; Linux wrote to that same disk"
 }
 
+# ovmf_without_rom NAME qemu-args...: the same disk with the option ROM switched off must leave
+# OVMF without a boot option for it (it starts its UEFI shell): the ROM is what makes it boot.
+ovmf_without_rom() {
+  local name=$1 dir log waited=0
+  shift
+  dir=$(guest_dir "$name")
+  mkdir -p "$dir"
+  cp --sparse=always "$AERO_TEST_DIR/disks/A.img" "$dir/"
+  cp "$OVMF_VARS" "$dir/vars.fd"
+  AERO_BOOT=firmware guest_start "$name" "$AERO_TEST_DIR/fw-guest.sh" -nodefaults \
+    -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE" \
+    -drive "if=pflash,format=raw,unit=1,file=$dir/vars.fd" \
+    -M q35 -drive "file=$dir/A.img,if=none,id=dA,format=raw" "$@"
+  log=$(guest_log "$name")
+  until grep -aq 'starting Boot[0-9A-F]* "EFI Internal Shell"' "$log" 2>/dev/null; do
+    grep -q '^AERO-GUEST-EXIT ' "$log" 2>/dev/null && fail "$name: OVMF booted the disk without the option ROM"
+    guest_alive "$name" || fail "$name: QEMU exited (see $(guest_dir "$name")/qemu.out)"
+    [ $waited -lt "$BOOT_TIMEOUT" ] || { guest_stop "$name"; fail "$name: OVMF neither booted nor started its shell"; }
+    sleep 1
+    waited=$((waited + 1))
+  done
+  guest_stop "$name"
+  grep -aq 'aero-virtio-blk: UEFI driver bound' "$log" && fail "$name: the option ROM driver bound although it was off"
+  say "ok   $name: without the option ROM OVMF has no driver for the disk (UEFI shell)"
+}
+
 AERO_GUEST_TIMEOUT=$BOOT_TIMEOUT
 blk() { echo "-drive file=DISK_$1,if=none,id=d$1,format=raw -device ${3:-aero-virtio-blk-pci},drive=d$1${2:-}"; }
 
@@ -178,6 +205,8 @@ blk() { echo "-drive file=DISK_$1,if=none,id=d$1,format=raw -device ${3:-aero-vi
     -device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,addr=0x4 $(blk A ,bus=rp0)
   fw_case ovmf-bootindex ovmf B systemd-boot aero -M q35 \
     $(blk A ,addr=0x4,bootindex=2) $(blk B ,addr=0x5,bootindex=1)
+  ovmf_without_rom ovmf-romfile-off -device aero-virtio-blk-pci,drive=dA,romfile=
+  ovmf_without_rom ovmf-rombar-off -device aero-virtio-blk-pci,drive=dA,rombar=0
   fw_case ovmf-shell-write ovmf C uefi-shell aero -M q35 $(blk C)
   MTOOLS_SKIP_CHECK=1 mtype -i "$(guest_dir ovmf-shell-write)/C.img@@1M" ::/written.txt 2>/dev/null |
     tr -d '\0' | grep -aq 'AERO-UEFI-SHELL-WROTE-C' ||
