@@ -57,7 +57,7 @@ SUDO=""
 mkdir -p "$REPO/build"
 
 # ---- the library, as QEMU will link it ---------------------------------------------------------
-lib_hash=$(cd "$REPO" && cat meson.build meson_options.txt virtio/* devices/* | sha)
+lib_hash=$(cd "$REPO" && cat meson.build meson_options.txt virtio/* devices/* firmware/* | sha)
 log "installing the aero-virtio library into build/prefix"
 if [ ! -f "$REPO/build/lib-for-qemu/build.ninja" ]; then
   run lib-setup meson setup "$REPO/build/lib-for-qemu" "$REPO" --prefix="$PREFIX" \

@@ -21,6 +21,8 @@ PKGS=(
   libjson-glib-dev libgnutls28-dev gnutls-bin openssl python3-hivex libxml2-utils
   # UDF bridge fixtures (media and UDF reader tests)
   genisoimage
+  # UEFI option ROM (firmware/) and firmware boot tests: OVMF, boot disks built at test time
+  gnu-efi ovmf mtools dosfstools fdisk syslinux syslinux-common systemd-boot-efi
 )
 
 missing=()

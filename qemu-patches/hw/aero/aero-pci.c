@@ -16,6 +16,7 @@
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pcie.h"
 #include "aero-pci.h"
+#include "aero_firmware.h"
 
 /*
  * DMA reaches guest RAM only (the library's host contract): not ROM, ROM devices, ram_device
@@ -347,6 +348,41 @@ void aero_pci_uninstall(PCIDevice *pci, AeroPCIState *st)
     st->vdev = NULL;
 }
 
+/*
+ * The device's own firmware (firmware/, embedded in the library: today the UEFI driver of blk)
+ * behind the expansion ROM BAR, as QEMU's NICs carry iPXE. OVMF's virtio 1.0 driver ignores
+ * devices with a subsystem ID below 0x40 (CONTRACT §1 gives blk 0x0002), so this ROM is how a
+ * UEFI guest boots from the disk. romfile= (QEMU then loads that file; an empty name means no
+ * ROM) and rombar=0 switch it off.
+ */
+static bool aero_pci_add_firmware_rom(PCIDevice *pci, Error **errp)
+{
+    size_t size;
+    uint64_t bar_size;
+    const uint8_t *img = aero_firmware_option_rom(pci_get_word(pci->config + PCI_DEVICE_ID), &size);
+    char name[64];
+
+    if (!img || pci->romfile || !pci->rom_bar) {
+        return true;
+    }
+    bar_size = pow2ceil(size);
+    if (pci->romsize != UINT32_MAX) {
+        if (pci->romsize < size) {
+            error_setg(errp, "the built-in option ROM (%zu bytes) does not fit romsize=%u",
+                       size, pci->romsize);
+            return false;
+        }
+        bar_size = pci->romsize;
+    }
+    snprintf(name, sizeof(name), "%s.rom", object_get_typename(OBJECT(pci)));
+    memory_region_init_rom(&pci->rom, OBJECT(pci), name, bar_size, &error_fatal);
+    pci->has_rom = true; /* QEMU's unrealize releases it, as for a romfile= ROM */
+    memset(memory_region_get_ram_ptr(&pci->rom), 0xff, bar_size);
+    memcpy(memory_region_get_ram_ptr(&pci->rom), img, size);
+    pci_register_bar(pci, PCI_ROM_SLOT, 0, &pci->rom);
+    return true;
+}
+
 bool aero_pci_realize(PCIDevice *pci, AeroPCIState *st, const char *bar_name, uint16_t vectors,
                       AeroPCICreate *create, AeroPCIDestroy *destroy, void *opaque,
                       Error **errp)
@@ -369,7 +405,7 @@ bool aero_pci_realize(PCIDevice *pci, AeroPCIState *st, const char *bar_name, ui
         error_setg(errp, "%s", why);
         return false;
     }
-    if (!aero_pci_install(pci, st, vdev, errp)) {
+    if (!aero_pci_install(pci, st, vdev, errp) || !aero_pci_add_firmware_rom(pci, errp)) {
         aero_pci_uninstall(pci, st);
         destroy(opaque);
         return false;
