@@ -3,6 +3,7 @@
  */
 #include "driver_iso.h"
 
+#include "error.h"
 #include "drivers.h"
 #include "iso.h"
 #include "util.h"
@@ -62,12 +63,12 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     MediaProgress *p = o->progress;
 
     if (media_same_file(o->drivers, o->output)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: output would overwrite the input",
                     o->output);
         return FALSE;
     }
     if (g_file_test(o->output, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: is a folder", o->output);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: is a folder", o->output);
         return FALSE;
     }
     if (g_file_test(o->drivers, G_FILE_TEST_IS_REGULAR)) {
@@ -83,7 +84,7 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
             goto out;
         root = extracted;
     } else if (!g_file_test(o->drivers, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file or folder", o->drivers);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no such file or folder", o->drivers);
         return FALSE;
     }
 
@@ -175,5 +176,6 @@ out:
         media_rm_rf(staging);
         media_cleanup_remove(staging);
     }
+    media_error_adopt(error); /* GLib and json-glib errors on the way, too */
     return ok;
 }

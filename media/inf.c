@@ -3,6 +3,8 @@
  */
 #include "inf.h"
 
+#include "error.h"
+
 #include <string.h>
 
 typedef struct {
@@ -65,7 +67,7 @@ static char *decode(const char *path, const char *data, gsize len, GError **erro
     else
         out = g_convert(data, (gssize)len, "UTF-8", "WINDOWS-1252", NULL, NULL, &e);
     if (!out) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a readable INF (%s)", path,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a readable INF (%s)", path,
                     e ? e->message : "bad encoding");
         g_clear_error(&e);
     }
@@ -218,8 +220,10 @@ MediaInf *media_inf_load(const char *path, GError **error)
 {
     g_autofree char *raw = NULL;
     gsize len = 0;
-    if (!g_file_get_contents(path, &raw, &len, error))
+    if (!g_file_get_contents(path, &raw, &len, error)) {
+        media_error_adopt(error);
         return NULL;
+    }
     g_autofree char *text = decode(path, raw, len, error);
     if (!text)
         return NULL;

@@ -14,6 +14,7 @@
 #define LIBISOFS_WITHOUT_LIBBURN 1 /* struct burn_source from libisofs.h: no libburn needed */
 #include "iso.h"
 
+#include "error.h"
 #include "udf.h"
 #include "util.h"
 
@@ -89,12 +90,12 @@ static char *lib_why(int code)
 static void set_lib_error(GError **error, int code, const char *subject, const char *what)
 {
     g_autofree char *why = lib_why(code);
-    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %s (%s)", subject, what, why);
+    g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: %s (%s)", subject, what, why);
 }
 
 static void set_errno_error(GError **error, int err, const char *subject, const char *what)
 {
-    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s: %s", subject, what,
+    g_set_error(error, MEDIA_ERROR, media_error_from_errno(err), "%s: %s: %s", subject, what,
                 g_strerror(err));
 }
 
@@ -219,11 +220,11 @@ MediaIso *media_iso_open(const char *path, GError **error)
 {
     lib_init();
     if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file", path);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no such file", path);
         return NULL;
     }
     if (!media_iso_probe(path)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not an ISO 9660 image", path);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not an ISO 9660 image", path);
         return NULL;
     }
     int fd = g_open(path, O_RDONLY | O_CLOEXEC, 0);
@@ -323,7 +324,7 @@ static gboolean extents_of(MediaIso *iso, const char *path, Extents *x, GError *
     IsoFile *f = file_node(iso, path);
     g_autofree char *label = g_strdup_printf("%s:%s", iso->path, path);
     if (!f) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file in the image", label);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no such file in the image", label);
         return FALSE;
     }
     const Extents *udf = udf_extents(f);
@@ -334,7 +335,7 @@ static gboolean extents_of(MediaIso *iso, const char *path, Extents *x, GError *
     }
     /* data stored compressed (zisofs) would need libisofs' filters; Windows media never are */
     if (iso_stream_get_input_stream(iso_file_get_stream(f), 0)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: filtered (zisofs) file data is not supported",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: filtered (zisofs) file data is not supported",
                     label);
         return FALSE;
     }
@@ -343,7 +344,7 @@ static gboolean extents_of(MediaIso *iso, const char *path, Extents *x, GError *
     struct iso_file_section *sec = NULL;
     int n = 0;
     if (x->size && iso_file_get_old_image_sections(f, &n, &sec, 0) != 1) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no data extents", label);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: no data extents", label);
         g_clear_pointer(&x->x, g_array_unref);
         return FALSE;
     }
@@ -446,7 +447,7 @@ enum { FAILED_READ, FAILED_WRITE, FAILED_COPY };
 static void set_copy_error(GError **error, int err, int failed, const char *src, const char *dest)
 {
     if (failed == FAILED_COPY)
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: cannot copy to %s: %s", src, dest,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(err), "%s: cannot copy to %s: %s", src, dest,
                     g_strerror(err));
     else
         set_errno_error(error, err, failed == FAILED_WRITE ? dest : src,
@@ -1112,7 +1113,7 @@ static gboolean use_udf_tree(MediaIso *iso, GError **error)
     gboolean stub = iso_files == 1 && g_hash_table_contains(iso->files, "/readme.txt");
     if (!media_udf_present(iso->fd)) {
         if (stub)
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s: its ISO 9660 tree holds just README.TXT and it has no UDF file system", iso->path);
         return !stub;
     }
@@ -1217,7 +1218,7 @@ static gboolean apply_change(MediaIso *in, const MediaIsoChange *c, GError **err
         Extents x;
         if (!old || !extents_of(in, c->iso_path, &x, error)) {
             if (!old)
-                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s:%s: no such file in the image", in->path,
+                g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s:%s: no such file in the image", in->path,
                             c->iso_path);
             return FALSE;
         }
@@ -1430,7 +1431,7 @@ static gboolean write_image(IsoImage *image, const char *out, gboolean create, c
         if (serious) {
             ok = FALSE;
             lib_failed = TRUE;
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_IO, "%s: cannot write the ISO (%s)", label, why);
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_IO, "%s: cannot write the ISO (%s)", label, why);
         }
     }
     if (ok && ftruncate(fd, (off_t)total) != 0) { /* a trailing hole still has the image's size */

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* SEEK_DATA */
 #include "util.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -139,14 +141,14 @@ char *media_sha256_file(const char *path, MediaProgress *p, GError **error)
     }
     int fd = g_open(path, O_RDONLY, 0);
     if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
         return NULL;
     }
     char *hex = hash_fd(fd, NULL, NULL);
     int saved = errno;
     close(fd);
     if (!hex)
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: %s", path, g_strerror(saved));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(saved), "%s: %s", path, g_strerror(saved));
     return hex;
 }
 
@@ -208,7 +210,7 @@ char *media_hash_job_finish(MediaHashJob *j, MediaProgress *p, const char *what,
     media_progress_end(p);
     char *hex = g_steal_pointer(&j->hex);
     if (!hex)
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(j->err), "%s: %s", j->path,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(j->err), "%s: %s", j->path,
                     g_strerror(j->err));
     hash_job_free(j);
     return hex;
@@ -363,7 +365,7 @@ char *media_cleanup_mkdtemp(const char *tmpl, GError **error)
     }
     g_mutex_unlock(&cleanup_lock);
     if (!ok) {
-        g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(saved), g_strerror(saved));
+        g_set_error_literal(error, MEDIA_ERROR, media_error_from_errno(saved), g_strerror(saved));
         g_clear_pointer(&path, g_free);
     }
     return path;
@@ -397,7 +399,7 @@ gboolean media_fsync_path(const char *path, GError **error)
     if (fd >= 0)
         close(fd);
     if (err) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: cannot sync: %s", path, g_strerror(err));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(err), "%s: cannot sync: %s", path, g_strerror(err));
         return FALSE;
     }
     return TRUE;
@@ -424,7 +426,7 @@ char *media_cleanup_temp_beside(const char *out, GError **error)
     }
     g_mutex_unlock(&cleanup_lock);
     if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: cannot create: %s", out,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(saved), "%s: cannot create: %s", out,
                     g_strerror(saved));
         g_free(tmpl);
         return NULL;
@@ -437,7 +439,7 @@ gboolean media_mkdir_below(const char *base, const char *path, GError **error)
 {
     gsize bl = strlen(base);
     if (strncmp(path, base, bl) != 0 || (path[bl] && path[bl] != '/')) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not below %s", path, base);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not below %s", path, base);
         return FALSE;
     }
     g_auto(GStrv) parts = g_strsplit(path + bl, "/", -1);
@@ -448,7 +450,7 @@ gboolean media_mkdir_below(const char *base, const char *path, GError **error)
             continue;
         g_string_append_printf(cur, "/%s", parts[i]);
         if (g_mkdir(cur->str, 0755) != 0 && errno != EEXIST) {
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot create: %s", cur->str,
+            g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot create: %s", cur->str,
                         g_strerror(errno));
             ok = FALSE;
         }

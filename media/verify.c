@@ -7,6 +7,7 @@
  */
 #include "win7.h"
 
+#include "error.h"
 #include "cert.h"
 #include "drivers.h"
 #include "hive.h"
@@ -704,7 +705,7 @@ static gboolean load_manifest(const char *iso, const char *manifest, JsonParser 
     if (!manifest && !g_file_test(def, G_FILE_TEST_EXISTS))
         return TRUE;
     if (!json_parser_load_from_file(p, path, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a readable manifest", path);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a readable manifest", path);
         return FALSE;
     }
     *out = json_node_get_object(json_parser_get_root(p));
@@ -802,7 +803,7 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
     check_unattend(&v);
 summary:
     if (v.fails)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %u of %u checks failed", iso, v.fails, v.checks);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_CHECKS_FAILED, "%s: %u of %u checks failed", iso, v.fails, v.checks);
     else if (!quiet)
         g_print("%s: all %u checks passed\n", iso, v.checks);
     ok = v.fails == 0;
@@ -824,5 +825,6 @@ out:
     g_free(v.svc);
     g_free(v.sys);
     g_free(v.sys_sha);
+    media_error_adopt(error); /* GLib and json-glib errors on the way, too */
     return ok;
 }

@@ -12,6 +12,7 @@
  */
 #include "win7.h"
 
+#include "error.h"
 #include "cert.h"
 #include "drivers.h"
 #include "hive.h"
@@ -133,12 +134,12 @@ static gboolean preseed_storage(Ctx *c, MediaHive *hv, GPtrArray *sets_out, GErr
     guint32 cur = 0;
     hive_node_h sel = media_hive_lookup(hv, "Select");
     if (!sel || !media_hive_get_dword(hv, sel, "Current", &cur)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no Select\\Current value", hv->label);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: no Select\\Current value", hv->label);
         return FALSE;
     }
     g_autofree char *current = g_strdup_printf("ControlSet%03u", cur);
     if (cur == 0 || cur > 999 || !media_hive_lookup(hv, current)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                     "%s: Select\\Current names %s, which does not exist", hv->label, current);
         return FALSE;
     }
@@ -247,7 +248,7 @@ static gboolean parse_indexes(const char *spec, int count, GArray *out, const ch
         char *end = NULL;
         gint64 v = g_ascii_strtoll(g_strstrip(parts[i]), &end, 10);
         if (!*parts[i] || *end || v < 1 || v > count) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s: install.wim has %d image(s); index '%s' does not exist", label, count,
                         parts[i]);
             return FALSE;
@@ -363,11 +364,11 @@ static guint image_arch(MediaWim *w, int image, GError **error)
     if (!a) {
         const char *t = media_wim_image_arch_text(w, image);
         if (t)
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s image %d: unknown architecture (WINDOWS/ARCH %s; x86 is 0, x64 is 9)",
                         media_wim_label(w), image, t);
         else
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s image %d: cannot tell the architecture (no WINDOWS/ARCH in its metadata)",
                         media_wim_label(w), image);
     }
@@ -382,7 +383,7 @@ static gboolean decide_arch(Ctx *c, MediaWim *inst, MediaWim *boot, GArray *inde
         if (!a)
             return FALSE;
         if (c->arch && a != c->arch) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s: images of different architectures selected; use --index", media_wim_label(inst));
             return FALSE;
         }
@@ -393,7 +394,7 @@ static gboolean decide_arch(Ctx *c, MediaWim *inst, MediaWim *boot, GArray *inde
         if (!a)
             return FALSE;
         if (a != c->arch) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s image %d is %s but install.wim is %s",
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s image %d is %s but install.wim is %s",
                         media_wim_label(boot), img, media_arch_name(a), media_arch_name(c->arch));
             return FALSE;
         }
@@ -404,7 +405,7 @@ static gboolean decide_arch(Ctx *c, MediaWim *inst, MediaWim *boot, GArray *inde
 static gboolean commit_wim(Ctx *c, MediaWim *w, const char *stored, GError **error)
 {
     if (!media_wim_commit(w, c->p, error)) {
-        if (g_error_matches(*error, G_FILE_ERROR, G_FILE_ERROR_IO)) /* e.g. no space beside the output */
+        if (g_error_matches(*error, MEDIA_ERROR, MEDIA_ERROR_IO)) /* e.g. no space beside the output */
             g_prefix_error(error, "%s: work copy: ", c->o->output);
         return FALSE;
     }
@@ -421,17 +422,17 @@ static gboolean check_paths(const MediaWin7Options *o, GError **error)
     } inputs[] = {{o->iso, "--iso"}, {o->drivers, "--drivers"}, {o->cert, "--cert"}};
     for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
         if (inputs[i].path && media_same_file(inputs[i].path, o->output)) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input (%s)",
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: output would overwrite the input (%s)",
                         o->output, inputs[i].what);
             return FALSE;
         }
     }
     if (g_file_test(o->output, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: is a folder", o->output);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: is a folder", o->output);
         return FALSE;
     }
     if (o->product_key && o->unattend != MEDIA_UNATTEND_FULL) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "--product-key is only used with --unattend full");
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "--product-key is only used with --unattend full");
         return FALSE;
     }
     return TRUE;
@@ -451,7 +452,7 @@ static gboolean load_drivers(Ctx *c, GError **error)
             return FALSE;
         root = extracted;
     } else if (!g_file_test(o->drivers, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file or folder", o->drivers);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no such file or folder", o->drivers);
         return FALSE;
     }
     MediaScanOptions so = {.archs = c->arch, .required_archs = c->arch, .allow_unsigned = o->allow_unsigned};
@@ -601,12 +602,12 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     boot_stored = iso_find(&c, "/sources/boot.wim");
     inst_stored = iso_find(&c, "/sources/install.wim");
     if (!boot_stored && media_iso_udf_problem(c.iso)) { /* the files may be in the unreadable UDF tree */
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s; sources/boot.wim is not in its ISO 9660 tree either",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s; sources/boot.wim is not in its ISO 9660 tree either",
                     media_iso_udf_problem(c.iso));
         goto out;
     }
     if (!boot_stored || !inst_stored) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no %s: not a Windows 7 install ISO",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no %s: not a Windows 7 install ISO",
                     o->iso, boot_stored ? "sources/install.wim" : "sources/boot.wim");
         goto out;
     }
@@ -653,7 +654,7 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     json_builder_set_member_name(c.mf, "bcd");
     json_builder_begin_array(c.mf);
     if (!iso_find(&c, "/boot/bcd")) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no boot/BCD", o->iso);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no boot/BCD", o->iso);
         goto out;
     }
     efi_bcd = iso_find(&c, "/efi/microsoft/boot/bcd");
@@ -716,17 +717,17 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     /* never a manifest beside an ISO it does not describe: the old one goes first, the new one
      * only appears once the new ISO is in place */
     if (g_unlink(manifest_path) != 0 && errno != ENOENT) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot replace: %s", manifest_path,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot replace: %s", manifest_path,
                     g_strerror(errno));
         goto out;
     }
     if (g_rename(iso_tmp, o->output) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot move into place: %s",
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot move into place: %s",
                     o->output, g_strerror(errno));
         goto out;
     }
     if (g_rename(manifest_tmp, manifest_path) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot move into place: %s",
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot move into place: %s",
                     manifest_path, g_strerror(errno));
         g_unlink(o->output);
         goto out;
@@ -753,5 +754,6 @@ out:
     g_array_unref(c.changes);
     g_ptr_array_unref(c.owned);
     g_object_unref(c.mf);
+    media_error_adopt(error); /* GLib and json-glib errors on the way, too */
     return ok;
 }
