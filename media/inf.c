@@ -357,17 +357,23 @@ guint media_inf_archs(const MediaInf *inf)
     return archs;
 }
 
-static void add_unique(GPtrArray *a, const char *v)
+/* Lists keep file order without case-insensitive duplicates; `seen` (lower-case keys) makes each
+ * addition O(1), so an INF with tens of thousands of IDs costs linear time, not quadratic. */
+static GHashTable *seen_new(void)
 {
-    for (guint i = 0; i < a->len; i++)
-        if (g_ascii_strcasecmp(g_ptr_array_index(a, i), v) == 0)
-            return;
-    g_ptr_array_add(a, g_strdup(v));
+    return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+static void add_unique(GPtrArray *a, GHashTable *seen, const char *v)
+{
+    if (g_hash_table_add(seen, g_ascii_strdown(v, -1)))
+        g_ptr_array_add(a, g_strdup(v));
 }
 
 GPtrArray *media_inf_hardware_ids(const MediaInf *inf, MediaArch arch)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = seen_new();
     g_autoptr(GPtrArray) ms = model_sections(inf, arch);
     for (guint i = 0; i < ms->len; i++) {
         InfSection *s = get_section((MediaInf *)inf, g_ptr_array_index(ms, i), FALSE);
@@ -376,7 +382,7 @@ GPtrArray *media_inf_hardware_ids(const MediaInf *inf, MediaArch arch)
             for (guint f = 1; f < l->fields->len; f++) {
                 g_autofree char *up = g_ascii_strup(g_ptr_array_index(l->fields, f), -1);
                 if (*up)
-                    add_unique(out, up);
+                    add_unique(out, seen, up);
             }
         }
     }
@@ -386,13 +392,14 @@ GPtrArray *media_inf_hardware_ids(const MediaInf *inf, MediaArch arch)
 static GPtrArray *install_sections(const MediaInf *inf, MediaArch arch)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = seen_new();
     g_autoptr(GPtrArray) ms = model_sections(inf, arch);
     for (guint i = 0; i < ms->len; i++) {
         InfSection *s = get_section((MediaInf *)inf, g_ptr_array_index(ms, i), FALSE);
         for (guint j = 0; s && j < s->lines->len; j++) {
             InfLine *l = g_ptr_array_index(s->lines, j);
             if (l->fields->len)
-                add_unique(out, g_ptr_array_index(l->fields, 0));
+                add_unique(out, seen, g_ptr_array_index(l->fields, 0));
         }
     }
     return out;
@@ -425,18 +432,25 @@ static void each_add_service(const MediaInf *inf, MediaArch arch,
     }
 }
 
+struct service_list {
+    GPtrArray *out;
+    GHashTable *seen;
+};
+
 static void collect_service(const MediaInf *inf, InfLine *l, gpointer data)
 {
+    struct service_list *sl = data;
     const char *name = g_ptr_array_index(l->fields, 0);
     if (*name)
-        add_unique(data, name);
+        add_unique(sl->out, sl->seen, name);
 }
 
 GPtrArray *media_inf_services(const MediaInf *inf, MediaArch arch)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    each_add_service(inf, arch, collect_service, out);
-    return out;
+    g_autoptr(GHashTable) seen = seen_new();
+    struct service_list sl = {g_ptr_array_new_with_free_func(g_free), seen};
+    each_add_service(inf, arch, collect_service, &sl);
+    return sl.out;
 }
 
 struct group_find {
@@ -491,6 +505,7 @@ static char *join_rel(const char *a, const char *b)
 GPtrArray *media_inf_source_files(const MediaInf *inf, MediaArch arch)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = seen_new();
     g_autofree char *dec = g_strdup_printf("SourceDisksFiles.%s", media_arch_name(arch));
     const char *secs[] = {"SourceDisksFiles", dec};
     for (guint i = 0; i < G_N_ELEMENTS(secs); i++) {
@@ -505,7 +520,7 @@ GPtrArray *media_inf_source_files(const MediaInf *inf, MediaArch arch)
             g_autofree char *dp = disk_path(inf, arch, id);
             g_autofree char *dir = join_rel(dp, sub);
             g_autofree char *rel = join_rel(dir, file);
-            add_unique(out, rel);
+            add_unique(out, seen, rel);
         }
     }
     return out;
