@@ -233,11 +233,14 @@ MediaInf *media_inf_load(const char *path, GError **error)
     inf->sections = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, section_free);
     inf->order = g_ptr_array_new();
 
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     InfSection *cur = NULL;
     GString *logical = g_string_new(NULL);
-    for (guint i = 0; lines[i]; i++) {
-        char *ln = lines[i];
+    /* lines are cut in place, one pass over the text */
+    for (char *ln = text, *next; ln; ln = next) {
+        char *nl = strchr(ln, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
         g_strchomp(ln); /* also drops \r */
         strip_comment(ln);
         g_strchomp(ln);
