@@ -21,6 +21,18 @@ const char *media_signing_name(MediaSigning s)
            : s == MEDIA_SIGNING_NOINTEGRITYCHECKS ? "nointegritychecks" : "none";
 }
 
+gboolean media_signing_parse(const char *name, MediaSigning *out)
+{
+    const MediaSigning all[] = {MEDIA_SIGNING_NONE, MEDIA_SIGNING_TESTSIGNING, MEDIA_SIGNING_NOINTEGRITYCHECKS};
+    for (guint i = 0; name && i < G_N_ELEMENTS(all); i++) {
+        if (!strcmp(name, media_signing_name(all[i]))) {
+            *out = all[i];
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 guint32 media_signing_element(MediaSigning s)
 {
     return s == MEDIA_SIGNING_TESTSIGNING ? 0x16000049u

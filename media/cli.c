@@ -230,17 +230,9 @@ static int cmd_win7(int argc, char **argv)
                           .signing = MEDIA_SIGNING_TESTSIGNING, .index_spec = index,
                           .unattend = MEDIA_UNATTEND_DRIVERS, .unattend_given = unattend != NULL,
                           .product_key = key, .volid = volid, .allow_unsigned = allow_unsigned};
-    if (signing && !strcmp(signing, "nointegritychecks"))
-        o.signing = MEDIA_SIGNING_NOINTEGRITYCHECKS;
-    else if (signing && !strcmp(signing, "none"))
-        o.signing = MEDIA_SIGNING_NONE;
-    else if (signing && strcmp(signing, "testsigning"))
+    if (signing && !media_signing_parse(signing, &o.signing))
         return usage_error("win7", "--signing must be testsigning, nointegritychecks or none");
-    if (unattend && !strcmp(unattend, "none"))
-        o.unattend = MEDIA_UNATTEND_NONE;
-    else if (unattend && !strcmp(unattend, "full"))
-        o.unattend = MEDIA_UNATTEND_FULL;
-    else if (unattend && strcmp(unattend, "drivers"))
+    if (unattend && !media_unattend_parse(unattend, &o.unattend))
         return usage_error("win7", "--unattend must be drivers, full or none");
     if (key && o.unattend != MEDIA_UNATTEND_FULL)
         return usage_error("win7", "--product-key needs --unattend full");

@@ -458,21 +458,3 @@ gboolean media_mkdir_below(const char *base, const char *path, GError **error)
     g_string_free(cur, TRUE);
     return ok;
 }
-
-void media_json_member_str(JsonBuilder *b, const char *name, const char *value)
-{
-    json_builder_set_member_name(b, name);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
-void media_json_member_strv(JsonBuilder *b, const char *name, GPtrArray *values)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_begin_array(b);
-    for (guint i = 0; values && i < values->len; i++)
-        json_builder_add_string_value(b, g_ptr_array_index(values, i));
-    json_builder_end_array(b);
-}
