@@ -6,6 +6,7 @@
 #include "driver_iso.h"
 #include "inf.h"
 #include "util.h"
+#include "verify.h"
 #include "win7.h"
 
 #include <locale.h>
@@ -242,6 +243,16 @@ static int cmd_win7(int argc, char **argv)
     return ok ? 0 : fail(e);
 }
 
+/* The checklist on stdout: every check, or only the failures with --quiet. */
+static void print_check(MediaVerifyKind kind, const char *text, void *user)
+{
+    const gboolean *quiet = user;
+    if (kind == MEDIA_VERIFY_FAIL)
+        g_print("[FAIL] %s\n", text);
+    else if (!*quiet)
+        g_print("[%s] %s\n", kind == MEDIA_VERIFY_PASS ? " ok " : "info", text);
+}
+
 static int cmd_verify(int argc, char **argv)
 {
     g_autofree char *manifest = NULL;
@@ -270,8 +281,12 @@ static int cmd_verify(int argc, char **argv)
     if (argc != 2)
         return usage_error("verify", "give exactly one ISO");
     Reporter r;
-    gboolean ok = media_verify(argv[1], manifest, quiet, reporter(&r, quiet), &e);
+    MediaVerifyOptions o = {.iso = argv[1], .manifest = manifest, .report = print_check, .user = &quiet};
+    o.progress = reporter(&r, quiet);
+    gboolean ok = media_verify(&o, &e);
     media_progress_free(r.p);
+    if (ok && !quiet)
+        g_print("%s: all %u checks passed\n", o.iso, o.checks);
     return ok ? 0 : fail(e);
 }
 

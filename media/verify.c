@@ -5,14 +5,16 @@
  * cannot tell: the output hash, the input's El Torito entries, the signing policy, the
  * certificate, which install images were asked for, and each staged file's hash.
  */
-#include "win7.h"
+#include "verify.h"
 
-#include "error.h"
+#include "bcd.h"
 #include "cert.h"
+#include "error.h"
 #include "drivers.h"
 #include "hive.h"
 #include "iso.h"
 #include "manifest.h"
+#include "unattend.h"
 #include "util.h"
 #include "wim.h"
 #include "wincfg.h"
@@ -21,7 +23,8 @@
 #include <string.h>
 
 typedef struct {
-    gboolean quiet;
+    MediaVerifyFunc report;
+    void *user;
     guint fails, checks;
     char *work;
     const char *path;
@@ -49,20 +52,20 @@ static void check(V *v, gboolean ok, const char *fmt, ...)
     v->checks++;
     if (!ok)
         v->fails++;
-    if (!v->quiet || !ok)
-        g_print("[%s] %s\n", ok ? " ok " : "FAIL", msg);
+    if (v->report)
+        v->report(ok ? MEDIA_VERIFY_PASS : MEDIA_VERIFY_FAIL, msg, v->user);
 }
 
 static void info(V *v, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void info(V *v, const char *fmt, ...)
 {
-    if (v->quiet)
+    if (!v->report)
         return;
     va_list ap;
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_print("[info] %s\n", msg);
+    v->report(MEDIA_VERIFY_NOTE, msg, v->user);
 }
 
 static char *tmp_path(V *v, const char *name)
@@ -697,9 +700,11 @@ static void check_storage_source(V *v)
     }
 }
 
-gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, MediaProgress *p, GError **error)
+gboolean media_verify(MediaVerifyOptions *o, GError **error)
 {
-    V v = {.quiet = quiet, .path = iso, .p = p};
+    const char *iso = o->iso, *manifest = o->manifest;
+    MediaProgress *p = o->progress;
+    V v = {.report = o->report, .user = o->user, .path = iso, .p = p};
     g_autoptr(JsonParser) parser = json_parser_new();
     MediaWim *boot = NULL, *inst = NULL;
     WimInIso boot_src = {0}, inst_src = {0};
@@ -778,8 +783,6 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
 summary:
     if (v.fails)
         g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_CHECKS_FAILED, "%s: %u of %u checks failed", iso, v.fails, v.checks);
-    else if (!quiet)
-        g_print("%s: all %u checks passed\n", iso, v.checks);
     ok = v.fails == 0;
 out:
     media_wim_close(boot);
@@ -799,6 +802,8 @@ out:
     g_free(v.svc);
     g_free(v.sys);
     g_free(v.sys_sha);
+    o->checks = v.checks;
+    o->fails = v.fails;
     media_error_adopt(error); /* GLib and json-glib errors on the way, too */
     return ok;
 }

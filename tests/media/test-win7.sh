@@ -33,6 +33,9 @@ IN_SHA=$(sha256sum "$T/x64.iso" | cut -d' ' -f1)
 # ---- good runs -----------------------------------------------------------------------------
 "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/out.iso" --cert "$T/cert.pem"
 "$AM" verify --quiet "$T/out.iso" || fail "verify failed on a fresh x64 run"
+"$AM" verify "$T/out.iso" >"$T/v0.log" || fail "verify (checklist) failed on a fresh x64 run"
+grep -q '^\[ ok \] output SHA-256 matches the manifest$' "$T/v0.log" && grep -q '^\[info\] signing policy testsigning (manifest)$' "$T/v0.log" \
+  && grep -q "^$T/out.iso: all [0-9]* checks passed$" "$T/v0.log" && ! grep -q FAIL "$T/v0.log" || fail "verify checklist: $(cat "$T/v0.log")"
 [ "$(sha256sum "$T/x64.iso" | cut -d' ' -f1)" = "$IN_SHA" ] || fail "the input ISO was modified"
 # El Torito: "boot img" lines end in the LBA (which moves), "img path" lines in the path (which must not)
 eltorito() { xorriso -indev "$1" -report_el_torito plain 2>/dev/null | grep -E 'boot img|img path' \
