@@ -373,20 +373,31 @@ static void add_unique(GPtrArray *a, GHashTable *seen, const char *v)
         g_ptr_array_add(a, g_strdup(v));
 }
 
+/* Every line of the models sections that apply to arch, in file order (owned by inf). */
+static GPtrArray *model_lines(const MediaInf *inf, MediaArch arch)
+{
+    GPtrArray *out = g_ptr_array_new();
+    g_autoptr(GPtrArray) ms = model_sections(inf, arch);
+    for (guint i = 0; i < ms->len; i++) {
+        InfSection *s = get_section((MediaInf *)inf, g_ptr_array_index(ms, i), FALSE);
+        for (guint j = 0; s && j < s->lines->len; j++)
+            g_ptr_array_add(out, g_ptr_array_index(s->lines, j));
+    }
+    return out;
+}
+
+/* A model line is "description = install-section, hwid[, compatible-id...]". */
 GPtrArray *media_inf_hardware_ids(const MediaInf *inf, MediaArch arch)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GHashTable) seen = seen_new();
-    g_autoptr(GPtrArray) ms = model_sections(inf, arch);
-    for (guint i = 0; i < ms->len; i++) {
-        InfSection *s = get_section((MediaInf *)inf, g_ptr_array_index(ms, i), FALSE);
-        for (guint j = 0; s && j < s->lines->len; j++) {
-            InfLine *l = g_ptr_array_index(s->lines, j);
-            for (guint f = 1; f < l->fields->len; f++) {
-                g_autofree char *up = g_ascii_strup(g_ptr_array_index(l->fields, f), -1);
-                if (*up)
-                    add_unique(out, seen, up);
-            }
+    g_autoptr(GPtrArray) lines = model_lines(inf, arch);
+    for (guint i = 0; i < lines->len; i++) {
+        InfLine *l = g_ptr_array_index(lines, i);
+        for (guint f = 1; f < l->fields->len; f++) {
+            g_autofree char *up = g_ascii_strup(g_ptr_array_index(l->fields, f), -1);
+            if (*up)
+                add_unique(out, seen, up);
         }
     }
     return out;
@@ -396,14 +407,11 @@ static GPtrArray *install_sections(const MediaInf *inf, MediaArch arch)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GHashTable) seen = seen_new();
-    g_autoptr(GPtrArray) ms = model_sections(inf, arch);
-    for (guint i = 0; i < ms->len; i++) {
-        InfSection *s = get_section((MediaInf *)inf, g_ptr_array_index(ms, i), FALSE);
-        for (guint j = 0; s && j < s->lines->len; j++) {
-            InfLine *l = g_ptr_array_index(s->lines, j);
-            if (l->fields->len)
-                add_unique(out, seen, g_ptr_array_index(l->fields, 0));
-        }
+    g_autoptr(GPtrArray) lines = model_lines(inf, arch);
+    for (guint i = 0; i < lines->len; i++) {
+        InfLine *l = g_ptr_array_index(lines, i);
+        if (l->fields->len)
+            add_unique(out, seen, g_ptr_array_index(l->fields, 0));
     }
     return out;
 }
