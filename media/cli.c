@@ -1,9 +1,12 @@
 /* aero-media: command-line front end. One GOptionContext per subcommand; progress messages become
  * a bar on a terminal, periodic lines otherwise, nothing with --quiet. Exit status: 0 success,
  * 1 failure (one line on stderr: "aero-media: <file>: <problem>"), 2 usage error; a signal removes
- * the temporary files first (128 + signal number).
+ * the temporary files first (128 + signal number). SIGINT first asks the command to stop through
+ * its progress callback, so it unwinds cleanly; a second SIGINT, or a command that has not
+ * stopped within STOP_GRACE_SECONDS, ends the process as the other signals do.
  */
 #include "driver_iso.h"
+#include "error.h"
 #include "inf.h"
 #include "util.h"
 #include "verify.h"
@@ -17,12 +20,15 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
+#define STOP_GRACE_SECONDS 10
 
 static int fail(GError *e)
 {
+    /* a run stopped by SIGINT ends as SIGINT would have ended it, with nothing left behind */
+    int rc = g_error_matches(e, MEDIA_ERROR, MEDIA_ERROR_CANCELLED) ? 128 + SIGINT : 1;
     g_printerr("aero-media: %s\n", e->message);
     g_error_free(e);
-    return 1;
+    return rc;
 }
 
 static int usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -39,19 +45,21 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 /* ---- progress on stderr ---------------------------------------------------------------------- */
 
 typedef struct {
-    gboolean tty;
+    gboolean tty, quiet;
     gint64 step_start, last_line;
     int last_decile;
 } Term;
+
+/* Set by the signal thread on the first SIGINT; the progress callback turns it into a stop. */
+static gint stop_requested;
 
 static char *human(guint64 b)
 {
     return g_format_size_full(b, G_FORMAT_SIZE_IEC_UNITS);
 }
 
-static void render(const MediaProgressInfo *i, void *user)
+static void render(const MediaProgressInfo *i, Term *t)
 {
-    Term *t = user;
     gint64 now = g_get_monotonic_time();
     int pct = i->total ? (int)(i->done * 100 / i->total) : 0;
     g_autofree char *done = human(i->done), *total = human(i->total);
@@ -95,18 +103,35 @@ static void render(const MediaProgressInfo *i, void *user)
     }
 }
 
+static MediaProgressStatus on_progress(const MediaProgressInfo *i, void *user)
+{
+    Term *t = user;
+    if (!t->quiet)
+        render(i, t);
+    return g_atomic_int_get(&stop_requested) ? MEDIA_PROGRESS_ABORT : MEDIA_PROGRESS_CONTINUE;
+}
+
 /* ---- signals ------------------------------------------------------------------------------------ */
 
 static sigset_t stop_signals;
 
-/* Every other thread has these signals blocked; this one takes them, removes what the running
- * command registered as temporary, and ends the process the way the signal would. */
+/* Every other thread has these signals blocked; this one takes them. The first SIGINT asks the
+ * command to stop (it unwinds and fails with MEDIA_ERROR_CANCELLED); otherwise, or when that
+ * takes too long, it removes what the running command registered as temporary and ends the
+ * process the way the signal would. */
 static gpointer signal_thread(gpointer data)
 {
     int sig = 0;
     (void)data;
     if (sigwait(&stop_signals, &sig) != 0)
         return NULL;
+    if (sig == SIGINT) {
+        g_atomic_int_set(&stop_requested, 1);
+        const struct timespec grace = {STOP_GRACE_SECONDS, 0};
+        sig = sigtimedwait(&stop_signals, NULL, &grace);
+        if (sig < 0)
+            sig = SIGINT; /* the command did not stop in time */
+    }
     media_cleanup_run();
     g_printerr("aero-media: stopped by signal %d; temporary files removed\n", sig);
     _exit(128 + sig);
@@ -127,11 +152,11 @@ typedef struct {
     MediaProgress *p;
 } Reporter;
 
-/* NULL when quiet: the library treats a NULL reporter as "say nothing". */
+/* Quiet or not, the callback is there: it is how SIGINT stops a run. */
 static MediaProgress *reporter(Reporter *r, gboolean quiet)
 {
-    r->term.tty = isatty(STDERR_FILENO);
-    r->p = quiet ? NULL : media_progress_new(render, &r->term);
+    r->term = (Term){.tty = isatty(STDERR_FILENO), .quiet = quiet};
+    r->p = media_progress_new(on_progress, &r->term);
     return r->p;
 }
 

@@ -156,6 +156,8 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     media_progress_note(p, "wrote %s: %u package(s), SHA-256 %s", o->output, packages->len, wo.sha256);
     ok = TRUE;
 out:
+    if (!ok)
+        media_progress_check(p, o->output, error); /* a stop, not what failed on the way out */
     g_free(wo.sha256);
     if (extracted) {
         media_rm_rf(extracted);

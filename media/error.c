@@ -33,6 +33,7 @@ MediaErrorCode media_error_from_errno(int err)
     case EROFS: return MEDIA_ERROR_ACCESS;
     case EISDIR:
     case ENOTDIR: return MEDIA_ERROR_BAD_PATH;
+    case ECANCELED: return MEDIA_ERROR_CANCELLED; /* a loop that saw the progress callback's stop */
     default: return MEDIA_ERROR_FAILED;
     }
 }

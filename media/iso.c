@@ -443,7 +443,10 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
             if (r > 0) {
                 off += (guint64)r;
                 len -= (guint64)r;
-                media_progress_update(p, progress_base + off);
+                if (!media_progress_update(p, progress_base + off)) {
+                    errno = ECANCELED;
+                    return FALSE;
+                }
                 continue;
             }
             by_hand = TRUE;
@@ -460,7 +463,10 @@ static gboolean copy_file_range_to(MediaIso *iso, const Extents *x, guint64 off,
         }
         off += n;
         len -= n;
-        media_progress_update(p, progress_base + off);
+        if (!media_progress_update(p, progress_base + off)) {
+            errno = ECANCELED;
+            return FALSE;
+        }
     }
     return TRUE;
 }

@@ -290,7 +290,10 @@ static gboolean write_image(IsoImage *image, const char *out, gboolean create, c
         if (!ok)
             err = errno;
         done += c->len;
-        media_progress_update(w->progress, done);
+        if (!media_progress_update(w->progress, done) && ok) {
+            ok = FALSE;
+            err = ECANCELED;
+        }
     }
     g_async_queue_push(h.todo, &hasher_stop);
     g_thread_join(t);
@@ -368,7 +371,7 @@ gboolean media_iso_write_dir(const char *dir, const char *out, MediaIsoWrite *w,
     gboolean ok = tmp != NULL;
     if (ok) {
         ok = write_image(image, tmp, FALSE, w->label ? w->label : out, w, error) &&
-             media_fsync_path(tmp, error);
+             media_fsync_path(tmp, error) && media_progress_check(w->progress, out, error);
         if (ok && g_rename(tmp, out) != 0) {
             iso_set_errno_error(error, errno, out, "cannot rename into place");
             ok = FALSE;

@@ -202,13 +202,18 @@ char *media_hash_job_finish(MediaHashJob *j, MediaProgress *p, const char *what,
     if (!atomic_load(&j->finished)) { /* still running: show it; otherwise nothing worth a bar */
         media_progress_begin(p, (guint64)MAX(j->size, 0), "%s", what);
         while (!atomic_load(&j->finished)) {
-            media_progress_update(p, (guint64)atomic_load(&j->done));
+            if (!media_progress_update(p, (guint64)atomic_load(&j->done)))
+                atomic_store(&j->cancel, true); /* the thread stops at its next chunk */
             g_usleep(50000);
         }
     }
     g_thread_join(j->thread);
     media_progress_end(p);
     char *hex = g_steal_pointer(&j->hex);
+    if (hex && atomic_load(&j->cancel)) { /* stopped early: a hash of part of the file */
+        g_clear_pointer(&hex, g_free);
+        j->err = ECANCELED;
+    }
     if (!hex)
         g_set_error(error, MEDIA_ERROR, media_error_from_errno(j->err), "%s: %s", j->path,
                     g_strerror(j->err));

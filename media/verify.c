@@ -768,11 +768,11 @@ gboolean media_verify(MediaVerifyOptions *o, GError **error)
     check_driver_hashes(&v);
     check(&v, v.sys_sha != NULL, "storage driver %s staged on the media as part of the blk package", v.sys ? v.sys : "?");
     check_bcd_stores(&v);
-    for (int img = 1; img <= media_wim_image_count(boot); img++)
+    for (int img = 1; img <= media_wim_image_count(boot) && !media_progress_cancelled(p); img++)
         check_image(&v, boot, "boot.wim", img, FALSE);
     images = patched_install_images(&v, inst);
     check(&v, images->len > 0, "install.wim: %u image(s) patched%s", images->len, v.mf ? " as the manifest lists" : "");
-    for (guint i = 0; i < images->len; i++) {
+    for (guint i = 0; i < images->len && !media_progress_cancelled(p); i++) {
         int img = g_array_index(images, int, i);
         if (img < 1 || img > media_wim_image_count(inst))
             check(&v, FALSE, "install.wim image %d exists", img);
@@ -781,10 +781,14 @@ gboolean media_verify(MediaVerifyOptions *o, GError **error)
     }
     check_unattend(&v);
 summary:
+    if (!media_progress_check(p, iso, error))
+        goto out;
     if (v.fails)
         g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_CHECKS_FAILED, "%s: %u of %u checks failed", iso, v.fails, v.checks);
     ok = v.fails == 0;
 out:
+    if (!ok)
+        media_progress_check(p, iso, error); /* a stop, not what failed on the way out */
     media_wim_close(boot);
     media_wim_close(inst);
     g_free(boot_src.work);

@@ -148,7 +148,10 @@ static gboolean full_copy(MediaWim *w, int fd, MediaProgress *p, GError **error)
         guint64 n = MIN(w->src.size - off, (guint64)64 << 20);
         ok = w->src.copy_range(w->src.user, off, n, fd, error);
         off += n;
-        media_progress_update(p, off);
+        if (ok && !media_progress_update(p, off)) {
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_CANCELLED, "%s: cancelled", w->label);
+            ok = FALSE;
+        }
     }
     media_progress_end(p);
     if (ok) {
@@ -406,7 +409,8 @@ static enum wimlib_progress_status progress(enum wimlib_progress_msg msg, union 
         media_progress_total(w->progress, info->write_streams.total_bytes);
         media_progress_update(w->progress, info->write_streams.completed_bytes);
     }
-    return WIMLIB_PROGRESS_STATUS_CONTINUE;
+    /* the run was asked to stop: wimlib fails with WIMLIB_ERR_ABORTED_BY_PROGRESS */
+    return media_progress_cancelled(w->progress) ? WIMLIB_PROGRESS_STATUS_ABORT : WIMLIB_PROGRESS_STATUS_CONTINUE;
 }
 
 /* Every byte wimlib wrote below the old end must be in a range filled here (it only rewrites the

@@ -636,7 +636,7 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     json_builder_set_member_name(c.mf, MF_BOOT_WIM);
     json_builder_begin_array(c.mf);
     for (int img = 1; img <= media_wim_image_count(boot); img++)
-        if (!patch_image(&c, boot, "boot.wim", img, FALSE, error))
+        if (!media_progress_check(c.p, o->output, error) || !patch_image(&c, boot, "boot.wim", img, FALSE, error))
             goto out;
     json_builder_end_array(c.mf);
     if (!commit_wim(&c, boot, boot_stored, error))
@@ -645,7 +645,8 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     json_builder_set_member_name(c.mf, MF_INSTALL_WIM);
     json_builder_begin_array(c.mf);
     for (guint i = 0; i < indexes->len; i++)
-        if (!patch_image(&c, inst, "install.wim", g_array_index(indexes, int, i), TRUE, error))
+        if (!media_progress_check(c.p, o->output, error) ||
+            !patch_image(&c, inst, "install.wim", g_array_index(indexes, int, i), TRUE, error))
             goto out;
     json_builder_end_array(c.mf);
     if (!commit_wim(&c, inst, inst_stored, error))
@@ -685,6 +686,8 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
         goto out;
     if (!media_fsync_path(iso_tmp, error) || !media_fsync_path(manifest_tmp, error))
         goto out;
+    if (!media_progress_check(c.p, o->output, error)) /* the last moment a stop leaves nothing */
+        goto out;
     /* never a manifest beside an ISO it does not describe: the old one goes first, the new one
      * only appears once the new ISO is in place */
     if (g_unlink(manifest_path) != 0 && errno != ENOENT) {
@@ -706,6 +709,8 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     media_progress_note(c.p, "wrote %s and %s", o->output, manifest_path);
     ok = TRUE;
 out:
+    if (!ok)
+        media_progress_check(c.p, o->output, error); /* a stop, not what failed on the way out */
     media_hash_job_cancel(in_hash);
     media_wim_close(boot);
     media_wim_close(inst);
