@@ -365,7 +365,7 @@ START_TEST(test_bcd_hostile_odd_objects_and_elements_do_not_count)
 }
 END_TEST
 
-static Suite *bcd_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("bcd");
     TCase *t = tcase_create("bcd");
@@ -383,9 +383,4 @@ static Suite *bcd_suite(void)
     tcase_add_test(t, test_bcd_hostile_odd_objects_and_elements_do_not_count);
     suite_add_tcase(s, t);
     return s;
-}
-
-int main(void)
-{
-    return unit_run(bcd_suite());
 }

@@ -218,7 +218,7 @@ START_TEST(test_cert_blob_certificate_after_other_records_and_trailing_bytes)
 }
 END_TEST
 
-static Suite *cert_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("cert");
     TCase *t = tcase_create("cert");
@@ -231,9 +231,4 @@ static Suite *cert_suite(void)
     tcase_add_test(t, test_cert_blob_certificate_after_other_records_and_trailing_bytes);
     suite_add_tcase(s, t);
     return s;
-}
-
-int main(void)
-{
-    return unit_run(cert_suite());
 }

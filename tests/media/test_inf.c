@@ -289,7 +289,7 @@ START_TEST(test_inf_hostile_long_continuation_chain)
 }
 END_TEST
 
-static Suite *inf_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("inf");
     TCase *t = tcase_create("reader");
@@ -311,9 +311,4 @@ static Suite *inf_suite(void)
     tcase_add_test(t, test_inf_hostile_long_continuation_chain);
     suite_add_tcase(s, t);
     return s;
-}
-
-int main(void)
-{
-    return unit_run(inf_suite());
 }

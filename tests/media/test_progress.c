@@ -144,7 +144,7 @@ START_TEST(test_error_adopt_keeps_the_message)
 }
 END_TEST
 
-static Suite *progress_suite(void)
+Suite *test_suite(void)
 {
     Suite *s = suite_create("progress");
     TCase *t = tcase_create("progress");
@@ -159,9 +159,4 @@ static Suite *progress_suite(void)
     tcase_add_test(t, test_error_adopt_keeps_the_message);
     suite_add_tcase(s, t);
     return s;
-}
-
-int main(void)
-{
-    return unit_run(progress_suite());
 }

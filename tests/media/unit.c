@@ -2,7 +2,6 @@
 #include "unit.h"
 
 #include <glib/gstdio.h>
-#include <stdlib.h>
 
 char *unit_dir;
 
@@ -43,13 +42,4 @@ char *unit_write(const char *name, const void *data, gssize len)
     gboolean ok = g_file_set_contents(path, data, len, &e);
     ck_assert_msg(ok, "writing %s: %s", path, e ? e->message : "?");
     return path;
-}
-
-int unit_run(Suite *s)
-{
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

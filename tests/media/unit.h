@@ -1,8 +1,11 @@
 /* Support for the media parser unit tests: a scratch folder per test for fixtures written from
- * code (never checked-in blobs), and the one main every test program shares.
+ * code (never checked-in blobs). Each test file defines test_suite() for the shared main
+ * (tests/unit/check_main.c).
  */
 #ifndef TESTS_MEDIA_UNIT_H
 #define TESTS_MEDIA_UNIT_H
+
+#include "check_main.h"
 
 #include <check.h>
 #include <glib.h>
@@ -26,8 +29,5 @@ char *unit_write(const char *name, const void *data, gssize len);
                       (names));                                                                    \
         ck_assert_ptr_null(strchr((e)->message, '\n'));                                            \
     } while (0)
-
-/* Run a suite (every test in a checked fixture of unit_setup/unit_teardown); the exit status. */
-int unit_run(Suite *s);
 
 #endif
