@@ -193,11 +193,14 @@ END_TEST
 
 /* ---- hostile files -------------------------------------------------------------------------- */
 
-static const struct {
+/* A hostile INF: what it is, its bytes (len < 0: a string). */
+typedef struct {
     const char *name;
     const char *data;
     gssize len;
-} refused[] = {
+} InfCase;
+
+static const InfCase refused[] = {
     {"truncated UTF-16 (odd length)", "\xff\xfe[\0V\0e", 7},
     {"UTF-16 with a lone surrogate", "\xff\xfe[\0\x00\xd8]\0", 8},
 };
@@ -215,11 +218,7 @@ START_TEST(test_inf_hostile_bad_encoding_is_one_line_naming_the_file)
 END_TEST
 
 /* Malformed but readable text: parsed without a crash, what makes sense is kept. */
-static const struct {
-    const char *name;
-    const char *data;
-    gssize len;
-} odd[] = {
+static const InfCase odd[] = {
     {"empty file", "", 0},
     {"only a BOM", "\xff\xfe", 2},
     {"unclosed section name", "[Version\nClass=Net\n", -1},
