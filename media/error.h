@@ -11,18 +11,18 @@
 GQuark media_error_quark(void);
 
 typedef enum {
-    MEDIA_ERROR_FAILED = 1,    /* a library refused (libisofs, wimlib, hivex, GnuTLS) or a system
+    MEDIA_ERROR_FAILED = 1, /* a library refused (libisofs, wimlib, hivex, GnuTLS) or a system
                                 * call failed for another reason; the message says why */
-    MEDIA_ERROR_NOT_FOUND,     /* a file or folder that must exist does not, on disk or in an image */
-    MEDIA_ERROR_INVALID,       /* an input is not what it must be: not an ISO 9660 image, a damaged
+    MEDIA_ERROR_NOT_FOUND,  /* a file or folder that must exist does not, on disk or in an image */
+    MEDIA_ERROR_INVALID,    /* an input is not what it must be: not an ISO 9660 image, a damaged
                                 * UDF tree, an INF or driver package missing a part, a hive without
                                 * Select\Current, a certificate that does not parse, a bad --index */
-    MEDIA_ERROR_BAD_PATH,      /* a path names the wrong kind of thing: the output is a folder or
+    MEDIA_ERROR_BAD_PATH,   /* a path names the wrong kind of thing: the output is a folder or
                                 * one of the inputs, --drivers is neither a folder nor an ISO */
-    MEDIA_ERROR_IO,            /* the disk or file system failed (EIO), or a library could not write
+    MEDIA_ERROR_IO,         /* the disk or file system failed (EIO), or a library could not write
                                 * an output or a work copy */
-    MEDIA_ERROR_NO_SPACE,      /* no space left (ENOSPC, EDQUOT) */
-    MEDIA_ERROR_ACCESS,        /* permission denied or read-only file system */
+    MEDIA_ERROR_NO_SPACE,   /* no space left (ENOSPC, EDQUOT) */
+    MEDIA_ERROR_ACCESS,     /* permission denied or read-only file system */
     MEDIA_ERROR_CHECKS_FAILED, /* verify: at least one check failed (each was reported) */
     MEDIA_ERROR_CANCELLED,     /* the progress callback asked to stop (MEDIA_PROGRESS_ABORT) */
 } MediaErrorCode;

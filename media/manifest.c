@@ -68,24 +68,28 @@ const char *media_manifest_str(JsonObject *o, const char *k)
 {
     return o && json_object_has_member(o, k) && !json_object_get_null_member(o, k) &&
                    JSON_NODE_HOLDS_VALUE(json_object_get_member(o, k))
-               ? json_object_get_string_member(o, k) : NULL;
+               ? json_object_get_string_member(o, k)
+               : NULL;
 }
 
 JsonObject *media_manifest_obj(JsonObject *o, const char *k)
 {
     return o && json_object_has_member(o, k) && JSON_NODE_HOLDS_OBJECT(json_object_get_member(o, k))
-               ? json_object_get_object_member(o, k) : NULL;
+               ? json_object_get_object_member(o, k)
+               : NULL;
 }
 
 JsonArray *media_manifest_arr(JsonObject *o, const char *k)
 {
     return o && json_object_has_member(o, k) && JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, k))
-               ? json_object_get_array_member(o, k) : NULL;
+               ? json_object_get_array_member(o, k)
+               : NULL;
 }
 
 JsonObject *media_manifest_load(JsonParser *p, const char *path, GError **error)
 {
-    if (!json_parser_load_from_file(p, path, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+    if (!json_parser_load_from_file(p, path, NULL) ||
+        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
         g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a readable manifest", path);
         return NULL;
     }
@@ -101,7 +105,8 @@ gboolean media_manifest_boot_entries_match(JsonArray *want, GPtrArray *got)
         same = !g_strcmp0(media_manifest_str(w, MF_PLATFORM), g->platform) &&
                !g_strcmp0(media_manifest_str(w, MF_EMULATION), g->emulation) &&
                json_object_get_int_member_with_default(w, MF_LOAD_SIZE, -1) == g->load_size &&
-               !g_strcmp0(media_manifest_str(w, MF_PATH), g->path) && media_manifest_str(w, MF_SHA256) &&
+               !g_strcmp0(media_manifest_str(w, MF_PATH), g->path) &&
+               media_manifest_str(w, MF_SHA256) &&
                !g_strcmp0(media_manifest_str(w, MF_SHA256), g->sha256);
     }
     return same;

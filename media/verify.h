@@ -20,11 +20,11 @@ typedef void (*MediaVerifyFunc)(MediaVerifyKind kind, const char *text, void *us
 
 typedef struct {
     const char *iso;
-    const char *manifest;     /* NULL: <iso>.manifest.json if it exists */
-    MediaVerifyFunc report;   /* every check and note; NULL: none */
+    const char *manifest;   /* NULL: <iso>.manifest.json if it exists */
+    MediaVerifyFunc report; /* every check and note; NULL: none */
     void *user;
-    MediaProgress *progress;  /* long steps (hashing, copying WIMs); NULL: quiet */
-    guint checks, fails;      /* out: how many checks ran and how many failed */
+    MediaProgress *progress; /* long steps (hashing, copying WIMs); NULL: quiet */
+    guint checks, fails;     /* out: how many checks ran and how many failed */
 } MediaVerifyOptions;
 
 /* Check every boot.wim image and the patched install.wim images (those the manifest lists, else

@@ -11,7 +11,8 @@ const char *const win_blk_cdd_ids[WIN_BLK_CDD_COUNT] = {
 
 gboolean win_is_control_set(const char *name)
 {
-    return g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13 && g_ascii_isdigit(name[10]);
+    return g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13 &&
+           g_ascii_isdigit(name[10]);
 }
 
 gboolean win_current_control_set(MediaHive *hv, guint32 *out)

@@ -21,11 +21,11 @@
 #define WIN_SERVICE_KEY_FMT "%s\\Services\\%s"
 #define WIN_SERVICE_PNP_KEY_FMT "%s\\Services\\%s\\Parameters\\PnpInterface"
 #define WIN_SERVICE_IMAGE_PATH_FMT "system32\\drivers\\%s"
-#define WIN_SERVICE_TYPE_KERNEL 1u     /* Type: SERVICE_KERNEL_DRIVER */
-#define WIN_SERVICE_START_BOOT 0u      /* Start: SERVICE_BOOT_START */
-#define WIN_SERVICE_ERROR_NORMAL 1u    /* ErrorControl: SERVICE_ERROR_NORMAL */
+#define WIN_SERVICE_TYPE_KERNEL 1u                /* Type: SERVICE_KERNEL_DRIVER */
+#define WIN_SERVICE_START_BOOT 0u                 /* Start: SERVICE_BOOT_START */
+#define WIN_SERVICE_ERROR_NORMAL 1u               /* ErrorControl: SERVICE_ERROR_NORMAL */
 #define WIN_SERVICE_GROUP_DEFAULT "SCSI miniport" /* when the INF names no LoadOrderGroup */
-#define WIN_PNP_INTERFACE_PCI "5"      /* PnpInterface value: PCI bus, for storport */
+#define WIN_PNP_INTERFACE_PCI "5"                 /* PnpInterface value: PCI bus, for storport */
 
 /* <ControlSet>\Control\CriticalDeviceDatabase\<id>: Service and ClassGUID for a device Windows
  * must drive before PnP runs. */

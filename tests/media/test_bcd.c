@@ -20,8 +20,16 @@
 
 /* ---- fixtures -------------------------------------------------------------------------------- */
 
-static void put16(guint8 *p, guint16 v) { p[0] = (guint8)v; p[1] = (guint8)(v >> 8); }
-static void put32(guint8 *p, guint32 v) { put16(p, (guint16)v); put16(p + 2, (guint16)(v >> 16)); }
+static void put16(guint8 *p, guint16 v)
+{
+    p[0] = (guint8)v;
+    p[1] = (guint8)(v >> 8);
+}
+static void put32(guint8 *p, guint32 v)
+{
+    put16(p, (guint16)v);
+    put16(p + 2, (guint16)(v >> 16));
+}
 
 /* An empty hive: base block, one 4 KiB hbin with the root nk, an sk and a free cell. */
 static GByteArray *empty_hive(const char *root)
@@ -35,22 +43,23 @@ static GByteArray *empty_hive(const char *root)
     memcpy(bin, "hbin", 4);
     put32(bin + 8, 0x1000);
     guint8 *nk = bin + nk_off;
-    put32(nk, (guint32)-(gint32)nk_size);
+    put32(nk, (guint32) - (gint32)nk_size);
     memcpy(nk + 4, "nk", 2);
-    put16(nk + 6, 0x2c);                      /* root key, compressed name */
-    const guint32 f[15] = {0, 0xffffffff, 0, 0, 0xffffffff, 0xffffffff, 0, 0xffffffff, sk_off, 0xffffffff};
+    put16(nk + 6, 0x2c); /* root key, compressed name */
+    const guint32 f[15] = {0,          0xffffffff, 0,          0,      0xffffffff,
+                           0xffffffff, 0,          0xffffffff, sk_off, 0xffffffff};
     for (int i = 0; i < 15; i++)
         put32(nk + 16 + 4 * i, f[i]);
     put16(nk + 4 + 0x48, (guint16)len);
     memcpy(nk + 4 + 0x4c, root, len);
     guint8 *sk = bin + sk_off;
-    put32(sk, (guint32)-(gint32)sk_size);
+    put32(sk, (guint32) - (gint32)sk_size);
     memcpy(sk + 4, "sk", 2);
     put32(sk + 8, sk_off);
     put32(sk + 12, sk_off);
     put32(sk + 16, 1);
     put32(sk + 20, 20);
-    sk[24] = 1;                               /* an empty self-relative security descriptor */
+    sk[24] = 1; /* an empty self-relative security descriptor */
     put16(sk + 26, 0x8000);
     put32(bin + free_off, 0x1000 - free_off);
     memcpy(base, "regf", 4);
@@ -77,7 +86,8 @@ static hive_node_h key(hive_h *h, const char *path)
     return n;
 }
 
-static void set(hive_h *h, const char *path, const char *name, hive_type t, const void *data, size_t len)
+static void set(hive_h *h, const char *path, const char *name, hive_type t, const void *data,
+                size_t len)
 {
     hive_set_value v = {.key = (char *)name, .t = t, .len = len, .value = (char *)data};
     ck_assert_int_eq(hivex_node_set_value(h, key(h, path), &v, 0), 0);
@@ -170,12 +180,13 @@ START_TEST(test_bcd_testsigning_on_every_loader_and_both_settings_objects)
     g_autofree char *p = make_bcd("BCD", WITH_DEFAULT | WITH_LOADERS);
     MediaBcdReport r;
     GError *e = NULL;
-    ck_assert_msg(media_bcd_patch(p, "boot/BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e), "%s", e ? e->message : "");
+    ck_assert_msg(media_bcd_patch(p, "boot/BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e), "%s",
+                  e ? e->message : "");
     ck_assert_str_eq(r.default_loader, SETUP_LOADER);
     ck_assert_uint_eq(r.loaders->len, 2);
     ck_assert_uint_eq(r.patched->len, 4);
-    ck_assert(has(r.patched, SETUP_LOADER) && has(r.patched, OTHER_LOADER) && has(r.patched, GLOBALSETTINGS) &&
-              has(r.patched, BOOTLOADERSETTINGS));
+    ck_assert(has(r.patched, SETUP_LOADER) && has(r.patched, OTHER_LOADER) &&
+              has(r.patched, GLOBALSETTINGS) && has(r.patched, BOOTLOADERSETTINGS));
     ck_assert(!has(r.patched, BOOTMGR) && !has(r.patched, RAMDISK));
     media_bcd_report_clear(&r);
     /* a one-byte REG_BINARY 1, as bcdedit writes a boolean */
@@ -307,7 +318,8 @@ START_TEST(test_bcd_hostile_unreadable_store_is_one_line_naming_it)
     g_autofree char *p = unit_write("BCD", h->data, (gssize)h->len);
     MediaBcdReport r;
     GError *e = NULL;
-    ck_assert_msg(!media_bcd_patch(p, "IN.iso:/efi/microsoft/boot/BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e),
+    ck_assert_msg(!media_bcd_patch(p, "IN.iso:/efi/microsoft/boot/BCD", MEDIA_SIGNING_TESTSIGNING,
+                                   TRUE, &r, &e),
                   "case %d accepted", _i);
     unit_assert_error(e, MEDIA_ERROR_INVALID, "IN.iso:/efi/microsoft/boot/BCD");
     g_clear_error(&e);
@@ -344,13 +356,16 @@ START_TEST(test_bcd_hostile_odd_objects_and_elements_do_not_count)
     set(h, "Objects\\" BOOTMGR "\\Elements\\23000003", "Element", hive_t_REG_BINARY, "\1", 1);
     set_sz(h, "Objects\\" SETUP_LOADER "\\Elements\\16000049", "Element", "1");
     set(h, "Objects\\" OTHER_LOADER "\\Elements\\16000049", "Element", hive_t_REG_BINARY, "", 0);
-    set(h, "Objects\\" GLOBALSETTINGS "\\Elements\\16000049", "Element", hive_t_REG_BINARY, "\2", 1);
-    set(h, "Objects\\" BOOTLOADERSETTINGS "\\Elements\\16000049", "Element", hive_t_REG_BINARY, "\1\0", 2);
+    set(h, "Objects\\" GLOBALSETTINGS "\\Elements\\16000049", "Element", hive_t_REG_BINARY, "\2",
+        1);
+    set(h, "Objects\\" BOOTLOADERSETTINGS "\\Elements\\16000049", "Element", hive_t_REG_BINARY,
+        "\1\0", 2);
     ck_assert_int_eq(hivex_commit(h, NULL, 0), 0);
     hivex_close(h);
     MediaBcdReport r;
     GError *e = NULL;
-    ck_assert_msg(media_bcd_check(p, "BCD", MEDIA_SIGNING_TESTSIGNING, &r, &e), "%s", e ? e->message : "");
+    ck_assert_msg(media_bcd_check(p, "BCD", MEDIA_SIGNING_TESTSIGNING, &r, &e), "%s",
+                  e ? e->message : "");
     ck_assert_ptr_null(r.default_loader);
     ck_assert_uint_eq(r.loaders->len, 2);
     ck_assert_uint_eq(r.patched->len, 1); /* only the 2-byte binary starting with 1 */
@@ -378,7 +393,8 @@ Suite *test_suite(void)
     tcase_add_test(t, test_bcd_boot_store_without_loader_is_refused);
     tcase_add_test(t, test_bcd_default_naming_no_loader_is_refused);
     tcase_add_test(t, test_bcd_upper_case_guids_are_reported_lower_case);
-    tcase_add_loop_test(t, test_bcd_hostile_unreadable_store_is_one_line_naming_it, 0, N_UNREADABLE);
+    tcase_add_loop_test(t, test_bcd_hostile_unreadable_store_is_one_line_naming_it, 0,
+                        N_UNREADABLE);
     tcase_add_test(t, test_bcd_hostile_hive_without_objects_is_not_a_bcd_store);
     tcase_add_test(t, test_bcd_hostile_odd_objects_and_elements_do_not_count);
     suite_add_tcase(s, t);

@@ -20,8 +20,9 @@ static void make_cert(void)
     gnutls_x509_privkey_t key;
     gnutls_x509_crt_t crt;
     ck_assert_int_eq(gnutls_x509_privkey_init(&key), 0);
-    ck_assert_int_eq(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
-                                                  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0), 0);
+    ck_assert_int_eq(gnutls_x509_privkey_generate(
+                         key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+                     0);
     ck_assert_int_eq(gnutls_x509_crt_init(&crt), 0);
     const unsigned char serial[] = {1, 2, 3};
     gnutls_x509_crt_set_version(crt, 3);
@@ -29,7 +30,9 @@ static void make_cert(void)
     gnutls_x509_crt_set_activation_time(crt, 1700000000);
     gnutls_x509_crt_set_expiration_time(crt, 1900000000);
     const char *cn = "Aero Test Signing";
-    ck_assert_int_eq(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn, (unsigned)strlen(cn)), 0);
+    ck_assert_int_eq(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+                                                   (unsigned)strlen(cn)),
+                     0);
     ck_assert_int_eq(gnutls_x509_crt_set_key(crt, key), 0);
     ck_assert_int_eq(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), 0);
     ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), 0);
@@ -138,7 +141,8 @@ START_TEST(test_cert_hostile_file_is_one_line_naming_it)
         g_byte_array_append(d, pem.data, pem.size / 2);
         break;
     case PEM_BAD_BASE64: {
-        const char *t = "-----BEGIN CERTIFICATE-----\n!!!!not base64!!!!\n-----END CERTIFICATE-----\n";
+        const char *t =
+            "-----BEGIN CERTIFICATE-----\n!!!!not base64!!!!\n-----END CERTIFICATE-----\n";
         g_byte_array_append(d, (const guint8 *)t, (guint)strlen(t));
         break;
     }
@@ -158,7 +162,8 @@ END_TEST
 
 /* ---- hostile blobs --------------------------------------------------------------------------- */
 
-static GByteArray *record(GByteArray *b, guint32 id, guint32 reserved, guint32 cb, const void *data, gsize len)
+static GByteArray *record(GByteArray *b, guint32 id, guint32 reserved, guint32 cb, const void *data,
+                          gsize len)
 {
     guint8 h[12];
     guint32 v[3] = {id, reserved, cb};

@@ -139,10 +139,12 @@ END_TEST
 
 START_TEST(test_inf_undecorated_models_are_x86_only)
 {
-    MediaInf *inf = load_text("[Manufacturer]\nA=Models\n[Models]\nd=Inst,PCI\\VEN_1AF4&DEV_1041\n", -1);
+    MediaInf *inf =
+        load_text("[Manufacturer]\nA=Models\n[Models]\nd=Inst,PCI\\VEN_1AF4&DEV_1041\n", -1);
     ck_assert_uint_eq(media_inf_archs(inf), MEDIA_ARCH_X86);
     media_inf_free(inf);
-    inf = load_text("[Manufacturer]\nA=M,NT,NTia64\n[M.NT]\nd=I,PCI\\X\n[M.NTia64]\nd=I,PCI\\Y\n", -1);
+    inf = load_text("[Manufacturer]\nA=M,NT,NTia64\n[M.NT]\nd=I,PCI\\X\n[M.NTia64]\nd=I,PCI\\Y\n",
+                    -1);
     ck_assert_uint_eq(media_inf_archs(inf), MEDIA_ARCH_X86 | MEDIA_ARCH_AMD64);
     g_autoptr(GPtrArray) ids = media_inf_hardware_ids(inf, MEDIA_ARCH_AMD64);
     ck_assert_uint_eq(ids->len, 1);
@@ -225,7 +227,8 @@ static const InfCase odd[] = {
     {"lines before any section", "Class=Net\n=\n==\n", -1},
     {"unterminated quote", "[Version]\nClass=\"Net\n[Other]\nx=\"a,b\n", -1},
     {"continuation at end of file", "[Version]\nClass=Net \\", -1},
-    {"percent signs everywhere", "[Version]\nClass=%%%a%%%%b%\n%c%=%\n[Strings]\na=%b%\nb=%a%\n", -1},
+    {"percent signs everywhere", "[Version]\nClass=%%%a%%%%b%\n%c%=%\n[Strings]\na=%b%\nb=%a%\n",
+     -1},
     {"empty keys and fields", "[Manufacturer]\n=\n,,,\n\"\"=,\n[ ]\n[]\n", -1},
     {"NUL bytes", "[Version]\nCl\0ass=Net\n", 22},
     {"CR only line ends", "[Version]\rClass=Net\r", -1},
@@ -264,7 +267,8 @@ START_TEST(test_inf_hostile_huge_line_and_many_sections)
         g_string_append_c(s, 'A' + i % 26);
     g_string_append(s, "\n[Manufacturer]\n");
     for (int i = 0; i < 20000; i++)
-        g_string_append_printf(s, "m%d=M%d,NTamd64\n[M%d.NTamd64]\nd=I,PCI\\VEN_%d\n[Manufacturer]\n", i, i, i, i);
+        g_string_append_printf(
+            s, "m%d=M%d,NTamd64\n[M%d.NTamd64]\nd=I,PCI\\VEN_%d\n[Manufacturer]\n", i, i, i, i);
     MediaInf *inf = load_text(s->str, (gssize)s->len);
     ck_assert_uint_eq(strlen(media_inf_version(inf, "Class")), 4u << 20);
     g_autoptr(GPtrArray) ids = media_inf_hardware_ids(inf, MEDIA_ARCH_AMD64);
@@ -303,8 +307,10 @@ Suite *test_suite(void)
     tcase_add_test(t, test_inf_utf16le_with_bom);
     tcase_add_test(t, test_inf_utf8_bom_and_cp1252_fallback);
     tcase_add_test(t, test_inf_missing_file_is_not_found_naming_it);
-    tcase_add_loop_test(t, test_inf_hostile_bad_encoding_is_one_line_naming_the_file, 0, G_N_ELEMENTS(refused));
-    tcase_add_loop_test(t, test_inf_hostile_malformed_lines_parse_without_harm, 0, G_N_ELEMENTS(odd));
+    tcase_add_loop_test(t, test_inf_hostile_bad_encoding_is_one_line_naming_the_file, 0,
+                        G_N_ELEMENTS(refused));
+    tcase_add_loop_test(t, test_inf_hostile_malformed_lines_parse_without_harm, 0,
+                        G_N_ELEMENTS(odd));
     tcase_add_test(t, test_inf_hostile_strings_are_not_expanded_recursively);
     tcase_add_test(t, test_inf_hostile_huge_line_and_many_sections);
     tcase_add_test(t, test_inf_hostile_long_continuation_chain);

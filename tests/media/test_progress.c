@@ -19,7 +19,8 @@ static MediaProgressStatus record(const MediaProgressInfo *info, void *user)
     Seen *s = user;
     s->calls++;
     s->bytes_msgs += info->msg == MEDIA_PROGRESS_BYTES;
-    return s->abort_after && s->calls >= s->abort_after ? MEDIA_PROGRESS_ABORT : MEDIA_PROGRESS_CONTINUE;
+    return s->abort_after && s->calls >= s->abort_after ? MEDIA_PROGRESS_ABORT
+                                                        : MEDIA_PROGRESS_CONTINUE;
 }
 
 START_TEST(test_progress_continue_never_cancels)
@@ -60,7 +61,8 @@ START_TEST(test_progress_check_replaces_the_unwinding_error)
     Seen s = {.abort_after = 1};
     MediaProgress *p = media_progress_new(record, &s);
     media_progress_note(p, "x");
-    GError *e = g_error_new_literal(MEDIA_ERROR, MEDIA_ERROR_IO, "OUT.iso: cannot write: Operation canceled");
+    GError *e = g_error_new_literal(MEDIA_ERROR, MEDIA_ERROR_IO,
+                                    "OUT.iso: cannot write: Operation canceled");
     ck_assert(!media_progress_check(p, "OUT.iso", &e));
     unit_assert_error(e, MEDIA_ERROR_CANCELLED, "OUT.iso");
     ck_assert_str_eq(e->message, "OUT.iso: cancelled");
@@ -90,7 +92,7 @@ START_TEST(test_progress_bytes_are_rate_limited)
         media_progress_update(p, i);
     ck_assert_uint_le(s.bytes_msgs, 20); /* a tight loop: a few, not 100,000 */
     media_progress_update(p, 1000000);
-    ck_assert_uint_ge(s.bytes_msgs, 1);  /* the 100 % one always */
+    ck_assert_uint_ge(s.bytes_msgs, 1); /* the 100 % one always */
     media_progress_free(p);
 }
 END_TEST

@@ -25,8 +25,8 @@ char *unit_write(const char *name, const void *data, gssize len);
         ck_assert_msg((e)->domain == MEDIA_ERROR && (e)->code == (want),                           \
                       "error %s/%d '%s', wanted code %d", g_quark_to_string((e)->domain),          \
                       (e)->code, (e)->message, (want));                                            \
-        ck_assert_msg(strstr((e)->message, (names)) != NULL, "'%s' does not name %s", (e)->message, \
-                      (names));                                                                    \
+        ck_assert_msg(strstr((e)->message, (names)) != NULL, "'%s' does not name %s",              \
+                      (e)->message, (names));                                                      \
         ck_assert_ptr_null(strchr((e)->message, '\n'));                                            \
     } while (0)
 
