@@ -22,8 +22,16 @@
 #define EXIT_USAGE 2
 #define STOP_GRACE_SECONDS 10
 
+/* Whoever takes it decides how the process ends: the main thread once a command has finished
+ * (its one line, its status), or the signal thread (cleanup, 128 + signal). Never released: the
+ * other one then waits until the process is gone, so a command failing because a signal removed
+ * its work folder cannot end the process with its own status and message halfway through the
+ * cleanup. */
+static GMutex ending;
+
 static int fail(GError *e)
 {
+    g_mutex_lock(&ending);
     /* a run stopped by SIGINT ends as SIGINT would have ended it, with nothing left behind */
     int rc = g_error_matches(e, MEDIA_ERROR, MEDIA_ERROR_CANCELLED) ? 128 + SIGINT : 1;
     g_printerr("aero-media: %s\n", e->message);
@@ -132,6 +140,7 @@ static gpointer signal_thread(gpointer data)
         if (sig < 0)
             sig = SIGINT; /* the command did not stop in time */
     }
+    g_mutex_lock(&ending);
     media_cleanup_run();
     g_printerr("aero-media: stopped by signal %d; temporary files removed\n", sig);
     _exit(128 + sig);
@@ -350,7 +359,10 @@ int main(int argc, char **argv)
             g_autofree char *prg = g_strdup_printf("aero-media %s", commands[i].name);
             g_set_prgname(prg);
             argv[1] = prg;
-            return commands[i].fn(argc - 1, argv + 1);
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            if (rc == 0)
+                g_mutex_lock(&ending); /* fail() took it otherwise */
+            return rc;
         }
     }
     g_printerr("aero-media: unknown command '%s'\n", argv[1]);
