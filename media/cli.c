@@ -102,7 +102,9 @@ static void render(const MediaProgressInfo *i, Term *t)
         return;
     case MEDIA_PROGRESS_END: {
         double secs = (double)(now - t->step_start) / G_USEC_PER_SEC;
-        if (t->tty)
+        if (g_atomic_int_get(&stop_requested)) /* the step ends because the run stops */
+            g_printerr("%s%s: stopped after %s in %.1f s\n", t->tty ? "\r\033[K" : "  ", i->text, done, secs);
+        else if (t->tty)
             g_printerr("\r\033[K%s: done, %s in %.1f s\n", i->text, done, secs);
         else
             g_printerr("  %s: 100%%, %s in %.1f s\n", i->text, done, secs);

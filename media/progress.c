@@ -92,7 +92,7 @@ void media_progress_end(MediaProgress *p)
 {
     if (!p || !p->step)
         return;
-    if (p->total)
+    if (p->total && !p->cancelled) /* a stopped step ends where it stopped */
         p->done = p->total;
     emit(p, MEDIA_PROGRESS_END, p->step);
     g_clear_pointer(&p->step, g_free);
