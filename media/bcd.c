@@ -4,6 +4,7 @@
  */
 #include "bcd.h"
 
+#include "error.h"
 #include "hive.h"
 
 #include <string.h>
@@ -18,6 +19,18 @@ const char *media_signing_name(MediaSigning s)
 {
     return s == MEDIA_SIGNING_TESTSIGNING ? "testsigning"
            : s == MEDIA_SIGNING_NOINTEGRITYCHECKS ? "nointegritychecks" : "none";
+}
+
+gboolean media_signing_parse(const char *name, MediaSigning *out)
+{
+    const MediaSigning all[] = {MEDIA_SIGNING_NONE, MEDIA_SIGNING_TESTSIGNING, MEDIA_SIGNING_NOINTEGRITYCHECKS};
+    for (guint i = 0; name && i < G_N_ELEMENTS(all); i++) {
+        if (!strcmp(name, media_signing_name(all[i]))) {
+            *out = all[i];
+            return TRUE;
+        }
+    }
+    return FALSE;
 }
 
 guint32 media_signing_element(MediaSigning s)
@@ -46,7 +59,7 @@ static GArray *objects(MediaHive *hv, GError **error)
 {
     hive_node_h objs = media_hive_lookup(hv, "Objects");
     if (!objs) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a BCD store (no Objects key)",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a BCD store (no Objects key)",
                     hv->label);
         return NULL;
     }
@@ -113,7 +126,7 @@ gboolean media_bcd_patch(const char *path, const char *label, MediaSigning s, gb
         goto out;
     fill_report(hv, objs, r);
     if (need_loader && r->loaders->len == 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: BCD has no Windows loader object", label);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: BCD has no Windows loader object", label);
         goto out;
     }
     if (r->default_loader) {
@@ -121,7 +134,7 @@ gboolean media_bcd_patch(const char *path, const char *label, MediaSigning s, gb
         for (guint i = 0; i < r->loaders->len; i++)
             found |= !strcmp(g_ptr_array_index(r->loaders, i), r->default_loader);
         if (!found && need_loader) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s: {bootmgr} default %s is not a Windows loader in this store", label,
                         r->default_loader);
             goto out;
@@ -141,7 +154,7 @@ gboolean media_bcd_patch(const char *path, const char *label, MediaSigning s, gb
             if (els && !e)
                 e = hivex_node_add_child(hv->h, els, elem);
             if (!e) {
-                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot add element %s to %s",
+                g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot add element %s to %s",
                             label, elem, o->guid);
                 goto out;
             }

@@ -12,7 +12,10 @@ typedef enum {
     MEDIA_SIGNING_NOINTEGRITYCHECKS, /* element 0x16000048 DisableIntegrityChecks */
 } MediaSigning;
 
+/* "none", "testsigning", "nointegritychecks": the --signing values and what the manifest records. */
 const char *media_signing_name(MediaSigning s);
+/* The policy a name spells; FALSE for anything else. */
+gboolean media_signing_parse(const char *name, MediaSigning *out);
 guint32 media_signing_element(MediaSigning s);
 
 typedef struct {

@@ -4,6 +4,8 @@
  */
 #include "cert.h"
 
+#include "error.h"
+
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <string.h>
@@ -17,8 +19,10 @@ gboolean media_cert_load(const char *path, MediaCert *out, GError **error)
     g_autofree char *raw = NULL;
     gsize len;
     memset(out, 0, sizeof(*out));
-    if (!g_file_get_contents(path, &raw, &len, error))
+    if (!g_file_get_contents(path, &raw, &len, error)) {
+        media_error_adopt(error);
         return FALSE;
+    }
     gnutls_x509_crt_t crt;
     gnutls_x509_crt_init(&crt);
     gnutls_datum_t in = {(unsigned char *)raw, (unsigned int)len};
@@ -27,7 +31,7 @@ gboolean media_cert_load(const char *path, MediaCert *out, GError **error)
         rc = gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER);
     if (rc < 0) {
         gnutls_x509_crt_deinit(crt);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                     "%s: not an X.509 certificate (PEM or DER expected)", path);
         return FALSE;
     }

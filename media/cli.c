@@ -1,11 +1,15 @@
 /* aero-media: command-line front end. One GOptionContext per subcommand; progress messages become
  * a bar on a terminal, periodic lines otherwise, nothing with --quiet. Exit status: 0 success,
  * 1 failure (one line on stderr: "aero-media: <file>: <problem>"), 2 usage error; a signal removes
- * the temporary files first (128 + signal number).
+ * the temporary files first (128 + signal number). SIGINT first asks the command to stop through
+ * its progress callback, so it unwinds cleanly; a second SIGINT, or a command that has not
+ * stopped within STOP_GRACE_SECONDS, ends the process as the other signals do.
  */
 #include "driver_iso.h"
+#include "error.h"
 #include "inf.h"
 #include "util.h"
+#include "verify.h"
 #include "win7.h"
 
 #include <locale.h>
@@ -16,12 +20,23 @@
 #include <unistd.h>
 
 #define EXIT_USAGE 2
+#define STOP_GRACE_SECONDS 10
+
+/* Whoever takes it decides how the process ends: the main thread once a command has finished
+ * (its one line, its status), or the signal thread (cleanup, 128 + signal). Never released: the
+ * other one then waits until the process is gone, so a command failing because a signal removed
+ * its work folder cannot end the process with its own status and message halfway through the
+ * cleanup. */
+static GMutex ending;
 
 static int fail(GError *e)
 {
+    g_mutex_lock(&ending);
+    /* a run stopped by SIGINT ends as SIGINT would have ended it, with nothing left behind */
+    int rc = g_error_matches(e, MEDIA_ERROR, MEDIA_ERROR_CANCELLED) ? 128 + SIGINT : 1;
     g_printerr("aero-media: %s\n", e->message);
     g_error_free(e);
-    return 1;
+    return rc;
 }
 
 static int usage_error(const char *cmd, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -38,19 +53,21 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 /* ---- progress on stderr ---------------------------------------------------------------------- */
 
 typedef struct {
-    gboolean tty;
+    gboolean tty, quiet;
     gint64 step_start, last_line;
     int last_decile;
 } Term;
+
+/* Set by the signal thread on the first SIGINT; the progress callback turns it into a stop. */
+static gint stop_requested;
 
 static char *human(guint64 b)
 {
     return g_format_size_full(b, G_FORMAT_SIZE_IEC_UNITS);
 }
 
-static void render(const MediaProgressInfo *i, void *user)
+static void render(const MediaProgressInfo *i, Term *t)
 {
-    Term *t = user;
     gint64 now = g_get_monotonic_time();
     int pct = i->total ? (int)(i->done * 100 / i->total) : 0;
     g_autofree char *done = human(i->done), *total = human(i->total);
@@ -85,7 +102,9 @@ static void render(const MediaProgressInfo *i, void *user)
         return;
     case MEDIA_PROGRESS_END: {
         double secs = (double)(now - t->step_start) / G_USEC_PER_SEC;
-        if (t->tty)
+        if (g_atomic_int_get(&stop_requested)) /* the step ends because the run stops */
+            g_printerr("%s%s: stopped after %s in %.1f s\n", t->tty ? "\r\033[K" : "  ", i->text, done, secs);
+        else if (t->tty)
             g_printerr("\r\033[K%s: done, %s in %.1f s\n", i->text, done, secs);
         else
             g_printerr("  %s: 100%%, %s in %.1f s\n", i->text, done, secs);
@@ -94,18 +113,36 @@ static void render(const MediaProgressInfo *i, void *user)
     }
 }
 
+static MediaProgressStatus on_progress(const MediaProgressInfo *i, void *user)
+{
+    Term *t = user;
+    if (!t->quiet)
+        render(i, t);
+    return g_atomic_int_get(&stop_requested) ? MEDIA_PROGRESS_ABORT : MEDIA_PROGRESS_CONTINUE;
+}
+
 /* ---- signals ------------------------------------------------------------------------------------ */
 
 static sigset_t stop_signals;
 
-/* Every other thread has these signals blocked; this one takes them, removes what the running
- * command registered as temporary, and ends the process the way the signal would. */
+/* Every other thread has these signals blocked; this one takes them. The first SIGINT asks the
+ * command to stop (it unwinds and fails with MEDIA_ERROR_CANCELLED); otherwise, or when that
+ * takes too long, it removes what the running command registered as temporary and ends the
+ * process the way the signal would. */
 static gpointer signal_thread(gpointer data)
 {
     int sig = 0;
     (void)data;
     if (sigwait(&stop_signals, &sig) != 0)
         return NULL;
+    if (sig == SIGINT) {
+        g_atomic_int_set(&stop_requested, 1);
+        const struct timespec grace = {STOP_GRACE_SECONDS, 0};
+        sig = sigtimedwait(&stop_signals, NULL, &grace);
+        if (sig < 0)
+            sig = SIGINT; /* the command did not stop in time */
+    }
+    g_mutex_lock(&ending);
     media_cleanup_run();
     g_printerr("aero-media: stopped by signal %d; temporary files removed\n", sig);
     _exit(128 + sig);
@@ -126,11 +163,11 @@ typedef struct {
     MediaProgress *p;
 } Reporter;
 
-/* NULL when quiet: the library treats a NULL reporter as "say nothing". */
+/* Quiet or not, the callback is there: it is how SIGINT stops a run. */
 static MediaProgress *reporter(Reporter *r, gboolean quiet)
 {
-    r->term.tty = isatty(STDERR_FILENO);
-    r->p = quiet ? NULL : media_progress_new(render, &r->term);
+    r->term = (Term){.tty = isatty(STDERR_FILENO), .quiet = quiet};
+    r->p = media_progress_new(on_progress, &r->term);
     return r->p;
 }
 
@@ -230,17 +267,9 @@ static int cmd_win7(int argc, char **argv)
                           .signing = MEDIA_SIGNING_TESTSIGNING, .index_spec = index,
                           .unattend = MEDIA_UNATTEND_DRIVERS, .unattend_given = unattend != NULL,
                           .product_key = key, .volid = volid, .allow_unsigned = allow_unsigned};
-    if (signing && !strcmp(signing, "nointegritychecks"))
-        o.signing = MEDIA_SIGNING_NOINTEGRITYCHECKS;
-    else if (signing && !strcmp(signing, "none"))
-        o.signing = MEDIA_SIGNING_NONE;
-    else if (signing && strcmp(signing, "testsigning"))
+    if (signing && !media_signing_parse(signing, &o.signing))
         return usage_error("win7", "--signing must be testsigning, nointegritychecks or none");
-    if (unattend && !strcmp(unattend, "none"))
-        o.unattend = MEDIA_UNATTEND_NONE;
-    else if (unattend && !strcmp(unattend, "full"))
-        o.unattend = MEDIA_UNATTEND_FULL;
-    else if (unattend && strcmp(unattend, "drivers"))
+    if (unattend && !media_unattend_parse(unattend, &o.unattend))
         return usage_error("win7", "--unattend must be drivers, full or none");
     if (key && o.unattend != MEDIA_UNATTEND_FULL)
         return usage_error("win7", "--product-key needs --unattend full");
@@ -248,6 +277,16 @@ static int cmd_win7(int argc, char **argv)
     gboolean ok = media_win7(&o, &e);
     media_progress_free(r.p);
     return ok ? 0 : fail(e);
+}
+
+/* The checklist on stdout: every check, or only the failures with --quiet. */
+static void print_check(MediaVerifyKind kind, const char *text, void *user)
+{
+    const gboolean *quiet = user;
+    if (kind == MEDIA_VERIFY_FAIL)
+        g_print("[FAIL] %s\n", text);
+    else if (!*quiet)
+        g_print("[%s] %s\n", kind == MEDIA_VERIFY_PASS ? " ok " : "info", text);
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -278,8 +317,12 @@ static int cmd_verify(int argc, char **argv)
     if (argc != 2)
         return usage_error("verify", "give exactly one ISO");
     Reporter r;
-    gboolean ok = media_verify(argv[1], manifest, quiet, reporter(&r, quiet), &e);
+    MediaVerifyOptions o = {.iso = argv[1], .manifest = manifest, .report = print_check, .user = &quiet};
+    o.progress = reporter(&r, quiet);
+    gboolean ok = media_verify(&o, &e);
     media_progress_free(r.p);
+    if (ok && !quiet)
+        g_print("%s: all %u checks passed\n", o.iso, o.checks);
     return ok ? 0 : fail(e);
 }
 
@@ -318,7 +361,10 @@ int main(int argc, char **argv)
             g_autofree char *prg = g_strdup_printf("aero-media %s", commands[i].name);
             g_set_prgname(prg);
             argv[1] = prg;
-            return commands[i].fn(argc - 1, argv + 1);
+            int rc = commands[i].fn(argc - 1, argv + 1);
+            if (rc == 0)
+                g_mutex_lock(&ending); /* fail() took it otherwise */
+            return rc;
         }
     }
     g_printerr("aero-media: unknown command '%s'\n", argv[1]);

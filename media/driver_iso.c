@@ -3,8 +3,10 @@
  */
 #include "driver_iso.h"
 
+#include "error.h"
 #include "drivers.h"
 #include "iso.h"
+#include "manifest.h"
 #include "util.h"
 
 #include <json-glib/json-glib.h>
@@ -24,14 +26,7 @@ static gboolean copy_package(const MediaPackage *p, const char *staging, const c
         if (!sha)
             return FALSE;
         g_autofree char *isopath = g_strdup_printf("%s/%s", iso_prefix, rel);
-        json_builder_begin_object(files);
-        json_builder_set_member_name(files, "path");
-        json_builder_add_string_value(files, isopath);
-        json_builder_set_member_name(files, "sha256");
-        json_builder_add_string_value(files, sha);
-        json_builder_set_member_name(files, "size");
-        json_builder_add_int_value(files, media_file_size(dst));
-        json_builder_end_object(files);
+        media_manifest_add_file(files, isopath, sha, media_file_size(dst));
     }
     return TRUE;
 }
@@ -51,8 +46,6 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     g_autofree char *extracted = NULL, *staging = NULL, *manifest = NULL, *install = NULL;
     g_autofree char *srcname = g_path_get_basename(o->drivers);
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    g_autoptr(JsonNode) root_node = NULL;
     g_autoptr(GError) scan_err = NULL; /* declared before the first goto (cleanup attribute) */
     MediaScanOptions so;
     MediaIsoWrite wo = {.progress = o->progress};
@@ -62,12 +55,12 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     MediaProgress *p = o->progress;
 
     if (media_same_file(o->drivers, o->output)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: output would overwrite the input",
                     o->output);
         return FALSE;
     }
     if (g_file_test(o->output, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: is a folder", o->output);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: is a folder", o->output);
         return FALSE;
     }
     if (g_file_test(o->drivers, G_FILE_TEST_IS_REGULAR)) {
@@ -83,7 +76,7 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
             goto out;
         root = extracted;
     } else if (!g_file_test(o->drivers, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file or folder", o->drivers);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no such file or folder", o->drivers);
         return FALSE;
     }
 
@@ -110,10 +103,10 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
         goto out;
     }
     json_builder_begin_object(b);
-    media_json_member_str(b, "tool", "aero-media " MEDIA_VERSION);
-    media_json_member_str(b, "contract", "AERO-W7-VIRTIO v1");
-    media_json_member_str(b, "source", srcname);
-    json_builder_set_member_name(b, "packages");
+    media_json_member_str(b, MF_TOOL, "aero-media " MEDIA_VERSION);
+    media_json_member_str(b, MF_CONTRACT, MF_CONTRACT_NAME);
+    media_json_member_str(b, MF_SOURCE, srcname);
+    json_builder_set_member_name(b, MF_PACKAGES);
     json_builder_begin_array(b);
     for (guint i = 0; i < packages->len; i++) {
         const MediaPackage *pk = g_ptr_array_index(packages, i);
@@ -123,24 +116,24 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
                             media_arch_name(pk->arch), pk->name, pk->service,
                             pk->rev01_gated ? "REV_01-gated" : "not REV_01-gated", pk->catalog ? "" : ", unsigned");
         json_builder_begin_object(b);
-        media_json_member_str(b, "device", media_device_name(pk->device));
-        media_json_member_str(b, "arch", media_arch_name(pk->arch));
-        media_json_member_str(b, "name", pk->name);
+        media_json_member_str(b, MF_DEVICE, media_device_name(pk->device));
+        media_json_member_str(b, MF_ARCH, media_arch_name(pk->arch));
+        media_json_member_str(b, MF_NAME, pk->name);
         g_autofree char *infpath = g_strdup_printf("%s/%s", prefix, pk->inf);
-        media_json_member_str(b, "inf", infpath);
-        media_json_member_str(b, "service", pk->service);
-        media_json_member_str(b, "load_order_group", pk->group);
-        media_json_member_str(b, "class", pk->klass);
-        media_json_member_str(b, "class_guid", pk->class_guid);
-        media_json_member_str(b, "driver_ver", pk->driver_ver);
+        media_json_member_str(b, MF_INF, infpath);
+        media_json_member_str(b, MF_SERVICE, pk->service);
+        media_json_member_str(b, MF_LOAD_ORDER_GROUP, pk->group);
+        media_json_member_str(b, MF_CLASS, pk->klass);
+        media_json_member_str(b, MF_CLASS_GUID, pk->class_guid);
+        media_json_member_str(b, MF_DRIVER_VER, pk->driver_ver);
         g_autofree char *cat = pk->catalog ? g_strdup_printf("%s/%s", prefix, pk->catalog) : NULL;
-        media_json_member_str(b, "catalog", cat);
+        media_json_member_str(b, MF_CATALOG, cat);
         g_autofree char *sys = g_strdup_printf("%s/%s", prefix, pk->sys);
-        media_json_member_str(b, "sys", sys);
-        media_json_member_strv(b, "hardware_ids", pk->contract_hwids);
-        json_builder_set_member_name(b, "rev01_gated");
+        media_json_member_str(b, MF_SYS, sys);
+        media_json_member_strv(b, MF_HARDWARE_IDS, pk->contract_hwids);
+        json_builder_set_member_name(b, MF_REV01_GATED);
         json_builder_add_boolean_value(b, pk->rev01_gated);
-        json_builder_set_member_name(b, "files");
+        json_builder_set_member_name(b, MF_FILES);
         json_builder_begin_array(b);
         if (!copy_package(pk, staging, dest, b, prefix, error))
             goto out;
@@ -150,12 +143,9 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     json_builder_end_array(b);
     json_builder_end_object(b);
 
-    root_node = json_builder_get_root(b);
-    json_generator_set_root(gen, root_node);
-    json_generator_set_pretty(gen, TRUE);
-    manifest = g_build_filename(staging, "manifest.json", NULL);
+    manifest = g_build_filename(staging, MF_ON_MEDIA_NAME, NULL);
     install = g_build_filename(staging, "INSTALL.txt", NULL);
-    if (!json_generator_to_file(gen, manifest, error) ||
+    if (!media_manifest_write(b, manifest, error) ||
         !g_file_set_contents(install, install_txt, -1, error))
         goto out;
     media_set_tree_times(staging);
@@ -166,6 +156,8 @@ gboolean media_driver_iso(const MediaDriverIsoOptions *o, GError **error)
     media_progress_note(p, "wrote %s: %u package(s), SHA-256 %s", o->output, packages->len, wo.sha256);
     ok = TRUE;
 out:
+    if (!ok)
+        media_progress_check(p, o->output, error); /* a stop, not what failed on the way out */
     g_free(wo.sha256);
     if (extracted) {
         media_rm_rf(extracted);
@@ -175,5 +167,6 @@ out:
         media_rm_rf(staging);
         media_cleanup_remove(staging);
     }
+    media_error_adopt(error); /* GLib and json-glib errors on the way, too */
     return ok;
 }

@@ -1,6 +1,8 @@
 /* Driver package discovery and validation (see drivers.h). */
 #include "drivers.h"
 
+#include "error.h"
+
 #include <string.h>
 
 static const struct {
@@ -221,7 +223,7 @@ static MediaPackage *build_package(const char *inf_path, MediaInf *inf, guint in
     const char *guid = media_inf_version(inf, "ClassGUID");
     const char *ver = media_inf_version(inf, "DriverVer");
     if (!cls || !guid || !ver) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                     "%s: [Version] lacks %s", inf_path, !cls ? "Class" : !guid ? "ClassGUID" : "DriverVer");
         media_package_free(p);
         return NULL;
@@ -232,7 +234,7 @@ static MediaPackage *build_package(const char *inf_path, MediaInf *inf, guint in
 
     g_autoptr(GPtrArray) svcs = media_inf_services(inf, arch);
     if (svcs->len == 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no AddService for %s", inf_path,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: no AddService for %s", inf_path,
                     media_arch_name(arch));
         media_package_free(p);
         return NULL;
@@ -249,7 +251,7 @@ static MediaPackage *build_package(const char *inf_path, MediaInf *inf, guint in
         }
     }
     if (!p->catalog && !opt->allow_unsigned) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND,
                     cat ? "%s: catalog %s is missing (use --allow-unsigned to accept)"
                         : "%s: no CatalogFile in [Version]%s (use --allow-unsigned to accept)",
                     inf_path, cat ? cat : "");
@@ -265,7 +267,7 @@ static MediaPackage *build_package(const char *inf_path, MediaInf *inf, guint in
         const char *rel = g_ptr_array_index(src, i);
         char *found = find_ci(p->dir, rel);
         if (!found) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: %s names %s, which is missing",
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: %s names %s, which is missing",
                         inf_path, media_arch_name(arch), rel);
             media_package_free(p);
             return NULL;
@@ -280,7 +282,7 @@ static MediaPackage *build_package(const char *inf_path, MediaInf *inf, guint in
         g_ptr_array_add(p->files, found);
     }
     if (!p->sys) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no .sys in SourceDisksFiles for %s",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no .sys in SourceDisksFiles for %s",
                     inf_path, media_arch_name(arch));
         media_package_free(p);
         return NULL;
@@ -300,14 +302,14 @@ GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, 
 {
     g_autofree char *root = g_canonicalize_filename(root_in, NULL);
     if (!g_file_test(root, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR, "%s: not a folder", root_in);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: not a folder", root_in);
         return NULL;
     }
     g_autoptr(GPtrArray) infs = g_ptr_array_new_with_free_func(g_free);
     collect_infs(root, infs, 0);
     g_ptr_array_sort_with_data(infs, cmp_preferred_first, root);
     if (infs->len == 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no INF files found", root_in);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no INF files found", root_in);
         return NULL;
     }
 
@@ -386,7 +388,7 @@ GPtrArray *media_drivers_scan(const char *root_in, const MediaScanOptions *opt, 
                     g_autofree char *list = g_strjoinv(", ", (char **)skipped->pdata);
                     why = g_strdup_printf("; not used for lack of the contract hardware ID: %s", list);
                 }
-                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND,
                             "%s: no driver package for %s (%s) on %s%s", root_in, devices[d].name,
                             devices[d].hwid, media_arch_name(a), why ? why : "");
                 goto fail;

@@ -1,6 +1,8 @@
 /* Offline registry hive editing through hivex (see hive.h). */
 #include "hive.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -8,7 +10,7 @@ MediaHive *media_hive_open(const char *path, const char *label, gboolean write, 
 {
     hive_h *h = hivex_open(path, write ? HIVEX_OPEN_WRITE : 0);
     if (!h) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a registry hive (%s)",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a registry hive (%s)",
                     label ? label : path, g_strerror(errno));
         return NULL;
     }
@@ -32,7 +34,7 @@ void media_hive_close(MediaHive *hv)
 gboolean media_hive_commit(MediaHive *hv, GError **error)
 {
     if (hivex_commit(hv->h, NULL, 0) != 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot write the hive: %s",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot write the hive: %s",
                     hv->label, g_strerror(errno));
         return FALSE;
     }
@@ -50,7 +52,7 @@ static hive_node_h walk(MediaHive *hv, const char *path, gboolean create, GError
         if (!c && create) {
             c = hivex_node_add_child(hv->h, n, parts[i]);
             if (!c) {
-                g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot create key %s: %s",
+                g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot create key %s: %s",
                             hv->label, path, g_strerror(errno));
                 return 0;
             }
@@ -71,7 +73,7 @@ static gboolean set(MediaHive *hv, hive_node_h n, const char *name, hive_type t,
 {
     hive_set_value v = {.key = (char *)name, .t = t, .len = len, .value = (char *)d};
     if (hivex_node_set_value(hv->h, n, &v, 0) != 0) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: cannot set %s: %s", hv->label,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot set %s: %s", hv->label,
                     name, g_strerror(errno));
         return FALSE;
     }

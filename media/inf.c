@@ -3,6 +3,8 @@
  */
 #include "inf.h"
 
+#include "error.h"
+
 #include <string.h>
 
 typedef struct {
@@ -65,7 +67,7 @@ static char *decode(const char *path, const char *data, gsize len, GError **erro
     else
         out = g_convert(data, (gssize)len, "UTF-8", "WINDOWS-1252", NULL, NULL, &e);
     if (!out) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a readable INF (%s)", path,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a readable INF (%s)", path,
                     e ? e->message : "bad encoding");
         g_clear_error(&e);
     }
@@ -218,8 +220,10 @@ MediaInf *media_inf_load(const char *path, GError **error)
 {
     g_autofree char *raw = NULL;
     gsize len = 0;
-    if (!g_file_get_contents(path, &raw, &len, error))
+    if (!g_file_get_contents(path, &raw, &len, error)) {
+        media_error_adopt(error);
         return NULL;
+    }
     g_autofree char *text = decode(path, raw, len, error);
     if (!text)
         return NULL;
@@ -229,11 +233,14 @@ MediaInf *media_inf_load(const char *path, GError **error)
     inf->sections = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, section_free);
     inf->order = g_ptr_array_new();
 
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     InfSection *cur = NULL;
     GString *logical = g_string_new(NULL);
-    for (guint i = 0; lines[i]; i++) {
-        char *ln = lines[i];
+    /* lines are cut in place, one pass over the text */
+    for (char *ln = text, *next; ln; ln = next) {
+        char *nl = strchr(ln, '\n');
+        next = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
         g_strchomp(ln); /* also drops \r */
         strip_comment(ln);
         g_strchomp(ln);
@@ -353,27 +360,44 @@ guint media_inf_archs(const MediaInf *inf)
     return archs;
 }
 
-static void add_unique(GPtrArray *a, const char *v)
+/* Lists keep file order without case-insensitive duplicates; `seen` (lower-case keys) makes each
+ * addition O(1), so an INF with tens of thousands of IDs costs linear time, not quadratic. */
+static GHashTable *seen_new(void)
 {
-    for (guint i = 0; i < a->len; i++)
-        if (g_ascii_strcasecmp(g_ptr_array_index(a, i), v) == 0)
-            return;
-    g_ptr_array_add(a, g_strdup(v));
+    return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
-GPtrArray *media_inf_hardware_ids(const MediaInf *inf, MediaArch arch)
+static void add_unique(GPtrArray *a, GHashTable *seen, const char *v)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    if (g_hash_table_add(seen, g_ascii_strdown(v, -1)))
+        g_ptr_array_add(a, g_strdup(v));
+}
+
+/* Every line of the models sections that apply to arch, in file order (owned by inf). */
+static GPtrArray *model_lines(const MediaInf *inf, MediaArch arch)
+{
+    GPtrArray *out = g_ptr_array_new();
     g_autoptr(GPtrArray) ms = model_sections(inf, arch);
     for (guint i = 0; i < ms->len; i++) {
         InfSection *s = get_section((MediaInf *)inf, g_ptr_array_index(ms, i), FALSE);
-        for (guint j = 0; s && j < s->lines->len; j++) {
-            InfLine *l = g_ptr_array_index(s->lines, j);
-            for (guint f = 1; f < l->fields->len; f++) {
-                g_autofree char *up = g_ascii_strup(g_ptr_array_index(l->fields, f), -1);
-                if (*up)
-                    add_unique(out, up);
-            }
+        for (guint j = 0; s && j < s->lines->len; j++)
+            g_ptr_array_add(out, g_ptr_array_index(s->lines, j));
+    }
+    return out;
+}
+
+/* A model line is "description = install-section, hwid[, compatible-id...]". */
+GPtrArray *media_inf_hardware_ids(const MediaInf *inf, MediaArch arch)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = seen_new();
+    g_autoptr(GPtrArray) lines = model_lines(inf, arch);
+    for (guint i = 0; i < lines->len; i++) {
+        InfLine *l = g_ptr_array_index(lines, i);
+        for (guint f = 1; f < l->fields->len; f++) {
+            g_autofree char *up = g_ascii_strup(g_ptr_array_index(l->fields, f), -1);
+            if (*up)
+                add_unique(out, seen, up);
         }
     }
     return out;
@@ -382,14 +406,12 @@ GPtrArray *media_inf_hardware_ids(const MediaInf *inf, MediaArch arch)
 static GPtrArray *install_sections(const MediaInf *inf, MediaArch arch)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GPtrArray) ms = model_sections(inf, arch);
-    for (guint i = 0; i < ms->len; i++) {
-        InfSection *s = get_section((MediaInf *)inf, g_ptr_array_index(ms, i), FALSE);
-        for (guint j = 0; s && j < s->lines->len; j++) {
-            InfLine *l = g_ptr_array_index(s->lines, j);
-            if (l->fields->len)
-                add_unique(out, g_ptr_array_index(l->fields, 0));
-        }
+    g_autoptr(GHashTable) seen = seen_new();
+    g_autoptr(GPtrArray) lines = model_lines(inf, arch);
+    for (guint i = 0; i < lines->len; i++) {
+        InfLine *l = g_ptr_array_index(lines, i);
+        if (l->fields->len)
+            add_unique(out, seen, g_ptr_array_index(l->fields, 0));
     }
     return out;
 }
@@ -421,18 +443,25 @@ static void each_add_service(const MediaInf *inf, MediaArch arch,
     }
 }
 
+struct service_list {
+    GPtrArray *out;
+    GHashTable *seen;
+};
+
 static void collect_service(const MediaInf *inf, InfLine *l, gpointer data)
 {
+    struct service_list *sl = data;
     const char *name = g_ptr_array_index(l->fields, 0);
     if (*name)
-        add_unique(data, name);
+        add_unique(sl->out, sl->seen, name);
 }
 
 GPtrArray *media_inf_services(const MediaInf *inf, MediaArch arch)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
-    each_add_service(inf, arch, collect_service, out);
-    return out;
+    g_autoptr(GHashTable) seen = seen_new();
+    struct service_list sl = {g_ptr_array_new_with_free_func(g_free), seen};
+    each_add_service(inf, arch, collect_service, &sl);
+    return sl.out;
 }
 
 struct group_find {
@@ -487,6 +516,7 @@ static char *join_rel(const char *a, const char *b)
 GPtrArray *media_inf_source_files(const MediaInf *inf, MediaArch arch)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GHashTable) seen = seen_new();
     g_autofree char *dec = g_strdup_printf("SourceDisksFiles.%s", media_arch_name(arch));
     const char *secs[] = {"SourceDisksFiles", dec};
     for (guint i = 0; i < G_N_ELEMENTS(secs); i++) {
@@ -501,7 +531,7 @@ GPtrArray *media_inf_source_files(const MediaInf *inf, MediaArch arch)
             g_autofree char *dp = disk_path(inf, arch, id);
             g_autofree char *dir = join_rel(dp, sub);
             g_autofree char *rel = join_rel(dir, file);
-            add_unique(out, rel);
+            add_unique(out, seen, rel);
         }
     }
     return out;

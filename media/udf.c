@@ -3,6 +3,8 @@
  */
 #include "udf.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
@@ -78,9 +80,9 @@ static void fail(Reader *r, GError **error, const char *path, const char *fmt, .
     g_autofree char *what = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     if (path && *path)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: UDF file system: %s: %s", r->label, path, what);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: UDF file system: %s: %s", r->label, path, what);
     else
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: UDF file system: %s", r->label, what);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: UDF file system: %s", r->label, what);
 }
 
 static gboolean pread_full(int fd, guint8 *buf, gsize len, guint64 off)
@@ -109,7 +111,7 @@ static gboolean read_block(Reader *r, guint64 block, guint8 *buf, const char *pa
         return FALSE;
     }
     if (!pread_full(r->fd, buf, UDF_BLOCK, block * UDF_BLOCK)) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot read: %s", r->label,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot read: %s", r->label,
                     g_strerror(errno));
         return FALSE;
     }
@@ -410,7 +412,7 @@ static gboolean read_data(Reader *r, const GArray *extents, guint8 *buf, const c
         if (x->off == MEDIA_EXTENT_ZERO)
             memset(buf, 0, x->len);
         else if (!pread_full(r->fd, buf, x->len, x->off)) {
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: UDF file system: %s: cannot read: %s",
+            g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: UDF file system: %s: cannot read: %s",
                         r->label, path, g_strerror(errno));
             return FALSE;
         }
@@ -664,7 +666,7 @@ MediaUdf *media_udf_read(int fd, const char *label, GError **error)
     Reader r = {.fd = fd, .label = label};
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot read: %s", label,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot read: %s", label,
                     g_strerror(errno));
         return NULL;
     }

@@ -5,12 +5,33 @@
 #include "unattend.h"
 
 #include "util.h"
+#include "wincfg.h"
 
 #include <errno.h>
+#include <string.h>
+
+static const char *const unattend_names[] = {
+    [MEDIA_UNATTEND_NONE] = "none", [MEDIA_UNATTEND_DRIVERS] = "drivers", [MEDIA_UNATTEND_FULL] = "full"};
+
+const char *media_unattend_name(MediaUnattend mode)
+{
+    return (guint)mode < G_N_ELEMENTS(unattend_names) ? unattend_names[mode] : "none";
+}
+
+gboolean media_unattend_parse(const char *name, MediaUnattend *out)
+{
+    for (guint i = 0; name && i < G_N_ELEMENTS(unattend_names); i++) {
+        if (!strcmp(name, unattend_names[i])) {
+            *out = (MediaUnattend)i;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
 
 char *media_unattend_driver_dir(MediaArch arch)
 {
-    return g_strdup_printf("AERO/DRIVERS/%s", media_arch_name(arch));
+    return g_strdup_printf(WIN_MEDIA_DRIVERS "/%s", media_arch_name(arch));
 }
 
 /* CRLF text files for cmd.exe and diskpart. */
@@ -32,17 +53,17 @@ static const char gpt_txt[] =
     "format quick fs=fat32 label=\"System\"\r\ncreate partition msr size=128\r\n"
     "create partition primary\r\nformat quick fs=ntfs label=\"Windows\"\r\nexit\r\n";
 
+const char *const media_unattend_setup_files[MEDIA_UNATTEND_SETUP_FILES] = {"DISK.CMD", "MBR.TXT", "GPT.TXT"};
+
 gboolean media_unattend_write_setup(const char *root, GError **error)
 {
-    g_autofree char *dir = g_build_filename(root, "AERO", "SETUP", NULL);
-    const struct {
-        const char *name, *text;
-    } files[] = {{"DISK.CMD", disk_cmd}, {"MBR.TXT", mbr_txt}, {"GPT.TXT", gpt_txt}};
+    g_autofree char *dir = g_build_filename(root, MEDIA_UNATTEND_SETUP_DIR, NULL);
+    const char *const texts[MEDIA_UNATTEND_SETUP_FILES] = {disk_cmd, mbr_txt, gpt_txt};
     if (!media_mkdir_below(root, dir, error))
         return FALSE;
-    for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
-        g_autofree char *p = g_build_filename(dir, files[i].name, NULL);
-        if (!g_file_set_contents(p, files[i].text, -1, error))
+    for (guint i = 0; i < MEDIA_UNATTEND_SETUP_FILES; i++) {
+        g_autofree char *p = g_build_filename(dir, media_unattend_setup_files[i], NULL);
+        if (!g_file_set_contents(p, texts[i], -1, error))
             return FALSE;
     }
     return TRUE;

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* SEEK_DATA */
 #include "util.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -139,14 +141,14 @@ char *media_sha256_file(const char *path, MediaProgress *p, GError **error)
     }
     int fd = g_open(path, O_RDONLY, 0);
     if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: %s", path, g_strerror(errno));
         return NULL;
     }
     char *hex = hash_fd(fd, NULL, NULL);
     int saved = errno;
     close(fd);
     if (!hex)
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: %s", path, g_strerror(saved));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(saved), "%s: %s", path, g_strerror(saved));
     return hex;
 }
 
@@ -200,15 +202,20 @@ char *media_hash_job_finish(MediaHashJob *j, MediaProgress *p, const char *what,
     if (!atomic_load(&j->finished)) { /* still running: show it; otherwise nothing worth a bar */
         media_progress_begin(p, (guint64)MAX(j->size, 0), "%s", what);
         while (!atomic_load(&j->finished)) {
-            media_progress_update(p, (guint64)atomic_load(&j->done));
+            if (!media_progress_update(p, (guint64)atomic_load(&j->done)))
+                atomic_store(&j->cancel, true); /* the thread stops at its next chunk */
             g_usleep(50000);
         }
     }
     g_thread_join(j->thread);
     media_progress_end(p);
     char *hex = g_steal_pointer(&j->hex);
+    if (hex && atomic_load(&j->cancel)) { /* stopped early: a hash of part of the file */
+        g_clear_pointer(&hex, g_free);
+        j->err = ECANCELED;
+    }
     if (!hex)
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(j->err), "%s: %s", j->path,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(j->err), "%s: %s", j->path,
                     g_strerror(j->err));
     hash_job_free(j);
     return hex;
@@ -363,7 +370,7 @@ char *media_cleanup_mkdtemp(const char *tmpl, GError **error)
     }
     g_mutex_unlock(&cleanup_lock);
     if (!ok) {
-        g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(saved), g_strerror(saved));
+        g_set_error_literal(error, MEDIA_ERROR, media_error_from_errno(saved), g_strerror(saved));
         g_clear_pointer(&path, g_free);
     }
     return path;
@@ -397,7 +404,7 @@ gboolean media_fsync_path(const char *path, GError **error)
     if (fd >= 0)
         close(fd);
     if (err) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: cannot sync: %s", path, g_strerror(err));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(err), "%s: cannot sync: %s", path, g_strerror(err));
         return FALSE;
     }
     return TRUE;
@@ -424,7 +431,7 @@ char *media_cleanup_temp_beside(const char *out, GError **error)
     }
     g_mutex_unlock(&cleanup_lock);
     if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "%s: cannot create: %s", out,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(saved), "%s: cannot create: %s", out,
                     g_strerror(saved));
         g_free(tmpl);
         return NULL;
@@ -437,7 +444,7 @@ gboolean media_mkdir_below(const char *base, const char *path, GError **error)
 {
     gsize bl = strlen(base);
     if (strncmp(path, base, bl) != 0 || (path[bl] && path[bl] != '/')) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not below %s", path, base);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not below %s", path, base);
         return FALSE;
     }
     g_auto(GStrv) parts = g_strsplit(path + bl, "/", -1);
@@ -448,29 +455,11 @@ gboolean media_mkdir_below(const char *base, const char *path, GError **error)
             continue;
         g_string_append_printf(cur, "/%s", parts[i]);
         if (g_mkdir(cur->str, 0755) != 0 && errno != EEXIST) {
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot create: %s", cur->str,
+            g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot create: %s", cur->str,
                         g_strerror(errno));
             ok = FALSE;
         }
     }
     g_string_free(cur, TRUE);
     return ok;
-}
-
-void media_json_member_str(JsonBuilder *b, const char *name, const char *value)
-{
-    json_builder_set_member_name(b, name);
-    if (value)
-        json_builder_add_string_value(b, value);
-    else
-        json_builder_add_null_value(b);
-}
-
-void media_json_member_strv(JsonBuilder *b, const char *name, GPtrArray *values)
-{
-    json_builder_set_member_name(b, name);
-    json_builder_begin_array(b);
-    for (guint i = 0; values && i < values->len; i++)
-        json_builder_add_string_value(b, g_ptr_array_index(values, i));
-    json_builder_end_array(b);
 }

@@ -8,17 +8,11 @@
 #include "progress.h"
 
 #include <glib.h>
-#include <json-glib/json-glib.h>
 #include <sys/types.h>
 
 #define MEDIA_VERSION "0.1.0"
 
 gboolean media_copy_file(const char *src, const char *dst, GError **error);
-
-/* Manifest members: a string (JSON null when value is NULL), an array of strings (empty when
- * values is NULL). */
-void media_json_member_str(JsonBuilder *b, const char *name, const char *value);
-void media_json_member_strv(JsonBuilder *b, const char *name, GPtrArray *values);
 
 /* A byte range of a file. */
 typedef struct {

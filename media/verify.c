@@ -5,22 +5,26 @@
  * cannot tell: the output hash, the input's El Torito entries, the signing policy, the
  * certificate, which install images were asked for, and each staged file's hash.
  */
-#include "win7.h"
+#include "verify.h"
 
+#include "bcd.h"
 #include "cert.h"
+#include "error.h"
 #include "drivers.h"
 #include "hive.h"
 #include "iso.h"
+#include "manifest.h"
+#include "unattend.h"
 #include "util.h"
 #include "wim.h"
+#include "wincfg.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-#define SCSIADAPTER_GUID "{4D36E97B-E325-11CE-BFC1-08002BE10318}"
-
 typedef struct {
-    gboolean quiet;
+    MediaVerifyFunc report;
+    void *user;
     guint fails, checks;
     char *work;
     const char *path;
@@ -48,39 +52,20 @@ static void check(V *v, gboolean ok, const char *fmt, ...)
     v->checks++;
     if (!ok)
         v->fails++;
-    if (!v->quiet || !ok)
-        g_print("[%s] %s\n", ok ? " ok " : "FAIL", msg);
+    if (v->report)
+        v->report(ok ? MEDIA_VERIFY_PASS : MEDIA_VERIFY_FAIL, msg, v->user);
 }
 
 static void info(V *v, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void info(V *v, const char *fmt, ...)
 {
-    if (v->quiet)
+    if (!v->report)
         return;
     va_list ap;
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    g_print("[info] %s\n", msg);
-}
-
-static const char *member_str(JsonObject *o, const char *k)
-{
-    return o && json_object_has_member(o, k) && !json_object_get_null_member(o, k) &&
-                   JSON_NODE_HOLDS_VALUE(json_object_get_member(o, k))
-               ? json_object_get_string_member(o, k) : NULL;
-}
-
-static JsonObject *member_obj(JsonObject *o, const char *k)
-{
-    return o && json_object_has_member(o, k) && JSON_NODE_HOLDS_OBJECT(json_object_get_member(o, k))
-               ? json_object_get_object_member(o, k) : NULL;
-}
-
-static JsonArray *member_arr(JsonObject *o, const char *k)
-{
-    return o && json_object_has_member(o, k) && JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, k))
-               ? json_object_get_array_member(o, k) : NULL;
+    v->report(MEDIA_VERIFY_NOTE, msg, v->user);
 }
 
 static char *tmp_path(V *v, const char *name)
@@ -184,13 +169,12 @@ static MediaSigning discover_signing(const char *path)
 
 static void check_bcd_stores(V *v)
 {
-    const char *stores[] = {"/boot/bcd", "/efi/microsoft/boot/bcd"};
+    const char *stores[] = {WIN_MEDIA_BOOT_BCD, WIN_MEDIA_EFI_BCD};
     g_autofree char *boot_bcd = extract(v, stores[0], "BCD");
     check(v, boot_bcd != NULL, "boot/BCD present");
-    const char *sig = member_str(v->mf, "signing");
+    const char *sig = media_manifest_str(v->mf, MF_SIGNING);
     if (sig)
-        v->signing = !strcmp(sig, "testsigning") ? MEDIA_SIGNING_TESTSIGNING
-                     : !strcmp(sig, "nointegritychecks") ? MEDIA_SIGNING_NOINTEGRITYCHECKS : MEDIA_SIGNING_NONE;
+        v->signing = media_signing_parse(sig, &v->signing) ? v->signing : MEDIA_SIGNING_NONE;
     else if (boot_bcd)
         v->signing = discover_signing(boot_bcd);
     info(v, "signing policy %s (%s)", media_signing_name(v->signing), sig ? "manifest" : "found in boot/BCD");
@@ -232,7 +216,7 @@ static void check_boot(V *v)
                  !strcmp(bios->emulation, "none"),
           "El Torito BIOS entry boots %s without emulation",
           bios_hidden ? "a boot image in no directory" : "/boot/etfsboot.com");
-    JsonArray *want = member_arr(v->mf, "el_torito");
+    JsonArray *want = media_manifest_arr(v->mf, MF_EL_TORITO);
     /* without the input's entries to compare with: x64 media carrying efisys.bin boot by UEFI */
     if (!want && media_iso_find(v->iso, "/efi/microsoft/boot/efisys.bin"))
         check(v, uefi && uefi->path && !g_ascii_strcasecmp(uefi->path, "/efi/microsoft/boot/efisys.bin") &&
@@ -242,14 +226,7 @@ static void check_boot(V *v)
         return;
     /* the input's entries, recorded by the run: same platform, emulation, load size, path and
      * boot image bytes (only the block addresses move) */
-    gboolean same = json_array_get_length(want) == got->len;
-    for (guint i = 0; same && i < got->len; i++) {
-        JsonObject *w = json_array_get_object_element(want, i);
-        const MediaBootEntry *g = g_ptr_array_index(got, i);
-        same = !g_strcmp0(member_str(w, "platform"), g->platform) && !g_strcmp0(member_str(w, "emulation"), g->emulation) &&
-               json_object_get_int_member_with_default(w, "load_size", -1) == g->load_size && !g_strcmp0(member_str(w, "path"), g->path) &&
-               member_str(w, "sha256") && !g_strcmp0(member_str(w, "sha256"), g->sha256);
-    }
+    gboolean same = media_manifest_boot_entries_match(want, got);
     check(v, same, "El Torito: %u entr%s as in the input (platform, emulation, load size, path, boot image SHA-256)",
           got->len, got->len == 1 ? "y" : "ies");
 }
@@ -258,15 +235,16 @@ static void check_boot(V *v)
 
 static void check_staged(V *v)
 {
-    g_autoptr(GPtrArray) all = files_below(v, "/aero/drivers/");
+    g_autofree char *drivers = g_ascii_strdown("/" WIN_MEDIA_DRIVERS "/", -1);
+    g_autoptr(GPtrArray) all = files_below(v, drivers);
     const char *arch = media_arch_name(v->arch);
-    g_autofree char *prefix = g_strdup_printf("/aero/drivers/%s/", arch);
+    g_autofree char *prefix = g_strdup_printf("%s%s/", drivers, arch);
     guint other = 0;
     for (guint i = 0; i < all->len; i++) {
         g_autofree char *l = g_utf8_strdown(g_ptr_array_index(all, i), -1);
         other += !g_str_has_prefix(l, prefix);
     }
-    check(v, all->len > 0 && other == 0, "driver packages staged under AERO/DRIVERS/%s only (the media's architecture)",
+    check(v, all->len > 0 && other == 0, "driver packages staged under " WIN_MEDIA_DRIVERS "/%s only (the media's architecture)",
           arch);
     /* copy the arch folder out and validate it as a driver tree: INFs parse, name their files,
      * have models for this architecture, and blk and net are there */
@@ -286,7 +264,7 @@ static void check_staged(V *v)
     GError *e = NULL;
     g_autoptr(GPtrArray) pkgs = copied ? media_drivers_scan(root, &so, notes, &e) : NULL;
     if (!pkgs) {
-        g_autofree char *m = e ? media_replace_prefix(e->message, root, "AERO/DRIVERS") : g_strdup("nothing staged");
+        g_autofree char *m = e ? media_replace_prefix(e->message, root, WIN_MEDIA_DRIVERS) : g_strdup("nothing staged");
         check(v, FALSE, "staged drivers: %s", m);
         g_clear_error(&e);
         return;
@@ -312,21 +290,21 @@ static void check_staged(V *v)
 
 static void check_driver_hashes(V *v)
 {
-    JsonArray *drivers = member_arr(v->mf, "drivers");
+    JsonArray *drivers = media_manifest_arr(v->mf, MF_DRIVERS);
     for (guint i = 0; drivers && i < json_array_get_length(drivers); i++) {
         JsonObject *d = json_array_get_object_element(drivers, i);
-        JsonArray *files = member_arr(d, "files");
+        JsonArray *files = media_manifest_arr(d, MF_FILES);
         guint good = 0, n = files ? json_array_get_length(files) : 0;
         for (guint f = 0; f < n; f++) {
             JsonObject *fo = json_array_get_object_element(files, f);
-            g_autofree char *lower = g_utf8_strdown(member_str(fo, "path") ? member_str(fo, "path") : "", -1);
+            g_autofree char *lower = g_utf8_strdown(media_manifest_str(fo, MF_PATH) ? media_manifest_str(fo, MF_PATH) : "", -1);
             g_autofree char *path = g_strdup_printf("/%s", lower);
             const char *stored = media_iso_find(v->iso, path);
             g_autofree char *h = stored ? media_iso_file_sha256(v->iso, stored, NULL) : NULL;
-            good += h && !g_strcmp0(h, member_str(fo, "sha256"));
+            good += h && !g_strcmp0(h, media_manifest_str(fo, MF_SHA256));
         }
-        check(v, n && good == n, "driver %s (%s): %u file(s) on the media match their SHA-256", member_str(d, "name"),
-              member_str(d, "device"), n);
+        check(v, n && good == n, "driver %s (%s): %u file(s) on the media match their SHA-256", media_manifest_str(d, MF_NAME),
+              media_manifest_str(d, MF_DEVICE), n);
     }
 }
 
@@ -334,10 +312,10 @@ static void check_driver_hashes(V *v)
 
 static gboolean cert_in_store(MediaHive *hv, const char *store, const char *thumb)
 {
-    g_autofree char *p = g_strdup_printf("Microsoft\\SystemCertificates\\%s\\Certificates\\%s", store, thumb);
+    g_autofree char *p = g_strdup_printf(WIN_CERT_KEY_FMT, store, thumb);
     hive_node_h k = media_hive_lookup(hv, p);
     hive_type t;
-    g_autoptr(GBytes) blob = k ? media_hive_get_data(hv, k, "Blob", &t) : NULL;
+    g_autoptr(GBytes) blob = k ? media_hive_get_data(hv, k, WIN_CERT_BLOB, &t) : NULL;
     gsize n = 0;
     const guint8 *b = blob ? g_bytes_get_data(blob, &n) : NULL;
     g_autoptr(GBytes) der = b ? media_cert_blob_der(b, n) : NULL;
@@ -349,7 +327,8 @@ static gboolean cert_in_store(MediaHive *hv, const char *store, const char *thum
  * set (the first image decides; aero-media puts the same one in every image). */
 static void discover_thumbs(V *v, MediaHive *hv)
 {
-    hive_node_h k = media_hive_lookup(hv, "Microsoft\\SystemCertificates\\TrustedPublisher\\Certificates");
+    g_autofree char *store = g_strdup_printf(WIN_CERT_STORES_KEY_FMT, WIN_CERT_STORE_TRUSTED_PUBLISHER);
+    hive_node_h k = media_hive_lookup(hv, store);
     hive_node_h *kids = k ? hivex_node_children(hv->h, k) : NULL;
     for (size_t i = 0; kids && kids[i]; i++) {
         char *name = hivex_node_name(hv->h, kids[i]);
@@ -366,16 +345,16 @@ static void check_software(V *v, MediaHive *hv, gboolean install)
     v->thumbs_known = TRUE;
     for (guint i = 0; i < v->thumbs->len; i++) {
         const char *t = g_ptr_array_index(v->thumbs, i);
-        check(v, cert_in_store(hv, "ROOT", t) && cert_in_store(hv, "TrustedPublisher", t),
+        check(v, cert_in_store(hv, WIN_CERT_STORE_ROOT, t) && cert_in_store(hv, WIN_CERT_STORE_TRUSTED_PUBLISHER, t),
               "%s: certificate %s in ROOT and TrustedPublisher (Blob parses, DER's SHA-1 matches)", hv->label, t);
     }
     if (!install)
         return;
-    hive_node_h k = media_hive_lookup(hv, "Microsoft\\Windows\\CurrentVersion");
-    char *dp = k ? media_hive_get_string(hv, k, "DevicePath") : NULL;
+    hive_node_h k = media_hive_lookup(hv, WIN_CURRENT_VERSION_KEY);
+    char *dp = k ? media_hive_get_string(hv, k, WIN_DEVICE_PATH) : NULL;
     guint listed = 0;
     for (guint i = 0; dp && i < v->packages->len; i++) {
-        g_autofree char *entry = g_strdup_printf("%%SystemRoot%%\\AeroDrivers\\%s", (char *)g_ptr_array_index(v->packages, i));
+        g_autofree char *entry = g_strdup_printf(WIN_DEVICE_PATH_ENTRY_FMT, (char *)g_ptr_array_index(v->packages, i));
         g_autofree char *l_dp = g_ascii_strdown(dp, -1), *l_entry = g_ascii_strdown(entry, -1);
         listed += strstr(l_dp, l_entry) != NULL;
     }
@@ -386,13 +365,14 @@ static void check_software(V *v, MediaHive *hv, gboolean install)
 
 static gboolean service_ok(MediaHive *hv, const char *cs, const char *svc, const char *sys)
 {
-    g_autofree char *sp = g_strdup_printf("%s\\Services\\%s", cs, svc);
+    g_autofree char *sp = g_strdup_printf(WIN_SERVICE_KEY_FMT, cs, svc);
     hive_node_h s = media_hive_lookup(hv, sp);
     guint32 start = 99, type = 99, ec = 99;
     char *ip = s ? media_hive_get_string(hv, s, "ImagePath") : NULL;
-    g_autofree char *want = g_strdup_printf("system32\\drivers\\%s", sys);
+    g_autofree char *want = g_strdup_printf(WIN_SERVICE_IMAGE_PATH_FMT, sys);
     gboolean ok = s && media_hive_get_dword(hv, s, "Start", &start) && media_hive_get_dword(hv, s, "Type", &type) &&
-                  media_hive_get_dword(hv, s, "ErrorControl", &ec) && start == 0 && type == 1 && ec == 1 && ip &&
+                  media_hive_get_dword(hv, s, "ErrorControl", &ec) && start == WIN_SERVICE_START_BOOT && type == WIN_SERVICE_TYPE_KERNEL &&
+                  ec == WIN_SERVICE_ERROR_NORMAL && ip &&
                   !g_ascii_strcasecmp(ip, want);
     free(ip);
     return ok;
@@ -400,19 +380,17 @@ static gboolean service_ok(MediaHive *hv, const char *cs, const char *svc, const
 
 static gboolean cdd_ok(MediaHive *hv, const char *cs, const char *svc, guint *variants)
 {
-    const char *ids[] = {"pci#ven_1af4&dev_1042", "pci#ven_1af4&dev_1042&subsys_00021af4",
-                         "pci#ven_1af4&dev_1042&subsys_00021af4&rev_01"};
     *variants = 0;
-    for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
-        g_autofree char *p = g_strdup_printf("%s\\Control\\CriticalDeviceDatabase\\%s", cs, ids[i]);
+    for (guint i = 0; i < WIN_BLK_CDD_COUNT; i++) {
+        g_autofree char *p = g_strdup_printf(WIN_CDD_KEY_FMT, cs, win_blk_cdd_ids[i]);
         hive_node_h k = media_hive_lookup(hv, p);
         char *service = k ? media_hive_get_string(hv, k, "Service") : NULL;
         char *guid = k ? media_hive_get_string(hv, k, "ClassGUID") : NULL;
-        *variants += service && !strcmp(service, svc) && guid && !g_ascii_strcasecmp(guid, SCSIADAPTER_GUID);
+        *variants += service && !strcmp(service, svc) && guid && !g_ascii_strcasecmp(guid, WIN_SCSIADAPTER_CLASS_GUID);
         free(service);
         free(guid);
     }
-    return *variants == G_N_ELEMENTS(ids);
+    return *variants == WIN_BLK_CDD_COUNT;
 }
 
 /* Without a manifest: the storage service the current ControlSet's CDD names for the blk
@@ -420,13 +398,13 @@ static gboolean cdd_ok(MediaHive *hv, const char *cs, const char *svc, guint *va
 static void discover_storage(V *v, MediaHive *hv)
 {
     guint32 cur = 0;
-    hive_node_h sel = media_hive_lookup(hv, "Select");
-    if (!sel || !media_hive_get_dword(hv, sel, "Current", &cur))
+    if (!win_current_control_set(hv, &cur))
         return;
-    g_autofree char *cdd = g_strdup_printf("ControlSet%03u\\Control\\CriticalDeviceDatabase\\pci#ven_1af4&dev_1042", cur);
+    g_autofree char *cs = g_strdup_printf(WIN_CONTROL_SET_FMT, cur);
+    g_autofree char *cdd = g_strdup_printf(WIN_CDD_KEY_FMT, cs, win_blk_cdd_ids[0]);
     hive_node_h k = media_hive_lookup(hv, cdd);
     char *svc = k ? media_hive_get_string(hv, k, "Service") : NULL;
-    g_autofree char *sp = svc ? g_strdup_printf("ControlSet%03u\\Services\\%s", cur, svc) : NULL;
+    g_autofree char *sp = svc ? g_strdup_printf(WIN_SERVICE_KEY_FMT, cs, svc) : NULL;
     hive_node_h s = sp ? media_hive_lookup(hv, sp) : 0;
     char *ip = s ? media_hive_get_string(hv, s, "ImagePath") : NULL;
     if (svc && ip) {
@@ -441,9 +419,8 @@ static void discover_storage(V *v, MediaHive *hv)
 static void check_system(V *v, MediaHive *hv)
 {
     guint32 cur = 0;
-    hive_node_h sel = media_hive_lookup(hv, "Select");
-    gboolean have = sel && media_hive_get_dword(hv, sel, "Current", &cur);
-    g_autofree char *current = g_strdup_printf("ControlSet%03u", cur);
+    gboolean have = win_current_control_set(hv, &cur);
+    g_autofree char *current = g_strdup_printf(WIN_CONTROL_SET_FMT, cur);
     check(v, have && media_hive_lookup(hv, current), "%s: Select\\Current names %s, which exists", hv->label,
           have ? current : "nothing");
     if (!v->svc)
@@ -452,7 +429,7 @@ static void check_system(V *v, MediaHive *hv)
     guint sets = 0, good_svc = 0, good_cdd = 0;
     for (size_t i = 0; kids && kids[i]; i++) {
         char *name = hivex_node_name(hv->h, kids[i]);
-        if (g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13 && g_ascii_isdigit(name[10])) {
+        if (win_is_control_set(name)) {
             guint variants;
             sets++;
             good_svc += service_ok(hv, name, v->svc, v->sys);
@@ -464,7 +441,7 @@ static void check_system(V *v, MediaHive *hv)
     check(v, sets && good_svc == sets, "%s: %s boot-start kernel driver (ImagePath system32\\drivers\\%s) in %u of %u ControlSet(s)",
           hv->label, v->svc, v->sys, good_svc, sets);
     check(v, sets && good_cdd == sets,
-          "%s: CriticalDeviceDatabase pci#ven_1af4&dev_1042 (plain, &subsys_00021af4, &rev_01) -> %s in %u of %u ControlSet(s)",
+          "%s: CriticalDeviceDatabase " WIN_BLK_CDD_DESCRIPTION " -> %s in %u of %u ControlSet(s)",
           hv->label, v->svc, good_cdd, sets);
 }
 
@@ -478,8 +455,8 @@ static void check_image(V *v, MediaWim *w, const char *wimname, int img, gboolea
     guint a = media_wim_image_arch(w, img);
     check(v, a == v->arch, "%s: architecture %s (WINDOWS/ARCH %s)", lab, a ? media_arch_name(a) : "unknown",
           media_wim_image_arch_text(w, img) ? media_wim_image_arch_text(w, img) : "missing");
-    if (!media_wim_extract_file(w, img, "/Windows/System32/config/SOFTWARE", sw, &e) ||
-        !media_wim_extract_file(w, img, "/Windows/System32/config/SYSTEM", sy, &e)) {
+    if (!media_wim_extract_file(w, img, WIN_IMAGE_SOFTWARE, sw, &e) ||
+        !media_wim_extract_file(w, img, WIN_IMAGE_SYSTEM, sy, &e)) {
         check(v, FALSE, "%s", e->message);
         g_clear_error(&e);
         return;
@@ -505,31 +482,31 @@ static void check_image(V *v, MediaWim *w, const char *wimname, int img, gboolea
         g_clear_error(&e);
     }
     if (v->sys) {
-        g_autofree char *sysp = g_strdup_printf("/Windows/System32/drivers/%s", v->sys);
+        g_autofree char *sysp = g_strdup_printf(WIN_IMAGE_DRIVER_FMT, v->sys);
         g_autofree char *sysf = tmp_path(v, v->sys);
         gboolean there = media_wim_extract_file(w, img, sysp, sysf, NULL);
         g_autofree char *h = there ? media_sha256_file(sysf, NULL, NULL) : NULL;
         check(v, h && v->sys_sha && !strcmp(h, v->sys_sha), "%s: %s present and equal to the media's package copy",
               lab, sysp);
     } else {
-        check(v, FALSE, "%s: no storage driver to look for (no CriticalDeviceDatabase entry for PCI\\VEN_1AF4&DEV_1042)",
+        check(v, FALSE, "%s: no storage driver to look for (no CriticalDeviceDatabase entry for " WIN_BLK_HWID ")",
               lab);
     }
     if (!install)
         return;
     g_autofree char *ad = tmp_path(v, "AeroDrivers");
-    gboolean staged = media_wim_extract_dir(w, img, "/Windows/AeroDrivers", ad, NULL);
+    gboolean staged = media_wim_extract_dir(w, img, WIN_IMAGE_AERO_DRIVERS, ad, NULL);
     guint present = 0;
     for (guint i = 0; staged && i < v->packages->len; i++) {
         g_autofree char *d = g_build_filename(ad, g_ptr_array_index(v->packages, i), NULL);
         present += g_file_test(d, G_FILE_TEST_IS_DIR);
     }
     check(v, staged && v->packages->len && present == v->packages->len,
-          "%s: /Windows/AeroDrivers holds every staged package (%u of %u)", lab, present, v->packages->len);
+          "%s: " WIN_IMAGE_AERO_DRIVERS " holds every staged package (%u of %u)", lab, present, v->packages->len);
     if (v->signing != MEDIA_SIGNING_NONE) {
         g_autofree char *t = tmp_path(v, "BCD-Template");
         g_autofree char *lt = g_strdup_printf("%s BCD-Template", lab);
-        if (media_wim_extract_file(w, img, "/Windows/System32/config/BCD-Template", t, &e)) {
+        if (media_wim_extract_file(w, img, WIN_IMAGE_BCD_TEMPLATE, t, &e)) {
             check_bcd(v, t, lt, FALSE);
         } else {
             check(v, FALSE, "%s", e->message);
@@ -574,15 +551,15 @@ static MediaWim *open_wim(V *v, WimInIso *s, const char *lower, const char *name
 static GArray *patched_install_images(V *v, MediaWim *inst)
 {
     GArray *out = g_array_new(FALSE, FALSE, sizeof(int));
-    JsonArray *listed = member_arr(v->mf, "install_wim");
+    JsonArray *listed = media_manifest_arr(v->mf, MF_INSTALL_WIM);
     for (guint i = 0; listed && i < json_array_get_length(listed); i++) {
-        int img = (int)json_object_get_int_member_with_default(json_array_get_object_element(listed, i), "index", 0);
+        int img = (int)json_object_get_int_member_with_default(json_array_get_object_element(listed, i), MF_INDEX, 0);
         g_array_append_val(out, img);
     }
     if (listed)
         return out;
     for (int img = 1; img <= media_wim_image_count(inst); img++)
-        if (media_wim_exists(inst, img, "/Windows/AeroDrivers"))
+        if (media_wim_exists(inst, img, WIN_IMAGE_AERO_DRIVERS))
             g_array_append_val(out, img);
     return out;
 }
@@ -637,18 +614,18 @@ static gboolean folder_has_infs(V *v, const char *rel)
 
 static void check_unattend(V *v)
 {
-    const char *want = member_str(v->mf, "unattend");
-    const char *stored = media_iso_find(v->iso, "/autounattend.xml");
-    g_autofree char *x = stored ? extract(v, "/autounattend.xml", "autounattend.xml") : NULL;
+    const char *want = media_manifest_str(v->mf, MF_UNATTEND);
+    const char *stored = media_iso_find(v->iso, WIN_MEDIA_UNATTEND);
+    g_autofree char *x = stored ? extract(v, WIN_MEDIA_UNATTEND, WIN_MEDIA_UNATTEND + 1) : NULL;
     g_autofree char *xml = NULL;
     if (x)
         g_file_get_contents(x, &xml, NULL, NULL);
     gboolean ours = xml && strstr(xml, "written by aero-media");
-    if (want && (!strcmp(want, "none") || !strcmp(want, "removed"))) {
+    if (want && (!strcmp(want, media_unattend_name(MEDIA_UNATTEND_NONE)) || !strcmp(want, MF_UNATTEND_REMOVED))) {
         check(v, !stored, "autounattend.xml absent (--unattend none)");
         return;
     }
-    if (want && !strcmp(want, "kept")) {
+    if (want && !strcmp(want, MF_UNATTEND_KEPT)) {
         check(v, stored && !ours, "autounattend.xml: the input's own, kept");
         return;
     }
@@ -674,15 +651,21 @@ static void check_unattend(V *v)
         arch_ok += !strcmp(g_ptr_array_index(u.archs, i), media_arch_name(v->arch));
     check(v, u.archs->len && arch_ok == u.archs->len, "autounattend.xml: every component is for %s",
           media_arch_name(v->arch));
+    g_autofree char *script = g_strdelimit(g_strdup(MEDIA_UNATTEND_DISK_SCRIPT), "/", '\\'); /* as Windows writes it */
     for (guint i = 0; i < u.paths->len; i++) {
         const char *pth = g_strstrip((char *)g_ptr_array_index(u.paths, i));
         if (g_str_has_prefix(pth, "%configsetroot%\\")) {
             config_root = TRUE;
             driver_paths++;
             paths_ok += folder_has_infs(v, pth + 16);
-        } else if (strstr(pth, "AERO\\SETUP\\DISK.CMD")) {
-            paths_ok += media_iso_find(v->iso, "/aero/setup/disk.cmd") && media_iso_find(v->iso, "/aero/setup/mbr.txt") &&
-                        media_iso_find(v->iso, "/aero/setup/gpt.txt");
+        } else if (strstr(pth, script)) {
+            guint there = 0;
+            for (guint f = 0; f < MEDIA_UNATTEND_SETUP_FILES; f++) {
+                g_autofree char *sp = g_strdup_printf("/%s/%s", MEDIA_UNATTEND_SETUP_DIR, media_unattend_setup_files[f]);
+                g_autofree char *lower = g_ascii_strdown(sp, -1);
+                there += media_iso_find(v->iso, lower) != NULL;
+            }
+            paths_ok += there == MEDIA_UNATTEND_SETUP_FILES;
         }
     }
     check(v, driver_paths >= 2 && paths_ok == u.paths->len,
@@ -698,33 +681,30 @@ static void check_unattend(V *v)
 
 static gboolean load_manifest(const char *iso, const char *manifest, JsonParser *p, JsonObject **out, GError **error)
 {
-    g_autofree char *def = g_strdup_printf("%s.manifest.json", iso);
-    const char *path = manifest ? manifest : def;
+    g_autofree char *def = g_strconcat(iso, MF_BESIDE_SUFFIX, NULL);
     *out = NULL;
     if (!manifest && !g_file_test(def, G_FILE_TEST_EXISTS))
         return TRUE;
-    if (!json_parser_load_from_file(p, path, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a readable manifest", path);
-        return FALSE;
-    }
-    *out = json_node_get_object(json_parser_get_root(p));
-    return TRUE;
+    *out = media_manifest_load(p, manifest ? manifest : def, error);
+    return *out != NULL;
 }
 
 static void check_storage_source(V *v)
 {
-    JsonObject *sd = member_obj(v->mf, "storage_driver");
-    if (sd && member_str(sd, "service") && member_str(sd, "sys")) {
-        v->svc = g_strdup(member_str(sd, "service"));
-        g_autofree char *s = g_strdup(member_str(sd, "sys"));
+    JsonObject *sd = media_manifest_obj(v->mf, MF_STORAGE_DRIVER);
+    if (sd && media_manifest_str(sd, MF_SERVICE) && media_manifest_str(sd, MF_SYS)) {
+        v->svc = g_strdup(media_manifest_str(sd, MF_SERVICE));
+        g_autofree char *s = g_strdup(media_manifest_str(sd, MF_SYS));
         v->sys = g_path_get_basename(s);
         info(v, "storage driver %s (%s), from the manifest", v->svc, v->sys);
     }
 }
 
-gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, MediaProgress *p, GError **error)
+gboolean media_verify(MediaVerifyOptions *o, GError **error)
 {
-    V v = {.quiet = quiet, .path = iso, .p = p};
+    const char *iso = o->iso, *manifest = o->manifest;
+    MediaProgress *p = o->progress;
+    V v = {.report = o->report, .user = o->user, .path = iso, .p = p};
     g_autoptr(JsonParser) parser = json_parser_new();
     MediaWim *boot = NULL, *inst = NULL;
     WimInIso boot_src = {0}, inst_src = {0};
@@ -747,26 +727,26 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
         info(&v, "no manifest: checking what the image itself shows");
 
     if (v.mf) {
-        JsonObject *out = member_obj(v.mf, "output");
+        JsonObject *out = media_manifest_obj(v.mf, MF_OUTPUT);
         g_autofree char *sha = media_sha256_file(iso, p, error);
         if (!sha)
             goto out;
-        check(&v, out && !g_strcmp0(member_str(out, "sha256"), sha), "output SHA-256 matches the manifest");
-        const char *vol = member_str(v.mf, "volume_id");
+        check(&v, out && !g_strcmp0(media_manifest_str(out, MF_SHA256), sha), "output SHA-256 matches the manifest");
+        const char *vol = media_manifest_str(v.mf, MF_VOLUME_ID);
         check(&v, vol && !strcmp(vol, media_iso_volume_id(v.iso)), "volume ID %s as the manifest records",
               media_iso_volume_id(v.iso));
         v.thumbs_known = TRUE;
-        JsonObject *cert = member_obj(v.mf, "certificate");
-        if (member_str(cert, "thumbprint"))
-            g_ptr_array_add(v.thumbs, g_ascii_strup(member_str(cert, "thumbprint"), -1));
+        JsonObject *cert = media_manifest_obj(v.mf, MF_CERTIFICATE);
+        if (media_manifest_str(cert, MF_THUMBPRINT))
+            g_ptr_array_add(v.thumbs, g_ascii_strup(media_manifest_str(cert, MF_THUMBPRINT), -1));
     } else {
         info(&v, "volume ID %s", media_iso_volume_id(v.iso));
     }
     check_boot(&v);
     check_storage_source(&v);
 
-    boot = open_wim(&v, &boot_src, "/sources/boot.wim", "boot.wim");
-    inst = open_wim(&v, &inst_src, "/sources/install.wim", "install.wim");
+    boot = open_wim(&v, &boot_src, WIN_MEDIA_BOOT_WIM, "boot.wim");
+    inst = open_wim(&v, &inst_src, WIN_MEDIA_INSTALL_WIM, "install.wim");
     if (!boot || !inst)
         goto summary;
     v.arch = media_wim_image_arch(boot, 1);
@@ -775,7 +755,7 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
         goto summary;
     if (!v.svc) { /* the storage driver, from the boot image Setup runs */
         g_autofree char *sy = tmp_path(&v, "SYSTEM");
-        MediaHive *hv = media_wim_extract_file(boot, media_wim_image_count(boot), "/Windows/System32/config/SYSTEM", sy, NULL)
+        MediaHive *hv = media_wim_extract_file(boot, media_wim_image_count(boot), WIN_IMAGE_SYSTEM, sy, NULL)
                             ? media_hive_open(sy, "boot.wim SYSTEM", FALSE, NULL) : NULL;
         if (hv)
             discover_storage(&v, hv);
@@ -783,16 +763,16 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
         if (v.svc)
             info(&v, "storage driver %s (%s), from boot.wim's CriticalDeviceDatabase", v.svc, v.sys);
     }
-    check(&v, v.svc != NULL, "storage driver for PCI\\VEN_1AF4&DEV_1042 known (%s)", v.svc ? v.svc : "none pre-seeded");
+    check(&v, v.svc != NULL, "storage driver for " WIN_BLK_HWID " known (%s)", v.svc ? v.svc : "none pre-seeded");
     check_staged(&v);
     check_driver_hashes(&v);
     check(&v, v.sys_sha != NULL, "storage driver %s staged on the media as part of the blk package", v.sys ? v.sys : "?");
     check_bcd_stores(&v);
-    for (int img = 1; img <= media_wim_image_count(boot); img++)
+    for (int img = 1; img <= media_wim_image_count(boot) && !media_progress_cancelled(p); img++)
         check_image(&v, boot, "boot.wim", img, FALSE);
     images = patched_install_images(&v, inst);
     check(&v, images->len > 0, "install.wim: %u image(s) patched%s", images->len, v.mf ? " as the manifest lists" : "");
-    for (guint i = 0; i < images->len; i++) {
+    for (guint i = 0; i < images->len && !media_progress_cancelled(p); i++) {
         int img = g_array_index(images, int, i);
         if (img < 1 || img > media_wim_image_count(inst))
             check(&v, FALSE, "install.wim image %d exists", img);
@@ -801,12 +781,14 @@ gboolean media_verify(const char *iso, const char *manifest, gboolean quiet, Med
     }
     check_unattend(&v);
 summary:
+    if (!media_progress_check(p, iso, error))
+        goto out;
     if (v.fails)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: %u of %u checks failed", iso, v.fails, v.checks);
-    else if (!quiet)
-        g_print("%s: all %u checks passed\n", iso, v.checks);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_CHECKS_FAILED, "%s: %u of %u checks failed", iso, v.fails, v.checks);
     ok = v.fails == 0;
 out:
+    if (!ok)
+        media_progress_check(p, iso, error); /* a stop, not what failed on the way out */
     media_wim_close(boot);
     media_wim_close(inst);
     g_free(boot_src.work);
@@ -824,5 +806,8 @@ out:
     g_free(v.svc);
     g_free(v.sys);
     g_free(v.sys_sha);
+    o->checks = v.checks;
+    o->fails = v.fails;
+    media_error_adopt(error); /* GLib and json-glib errors on the way, too */
     return ok;
 }

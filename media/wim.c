@@ -12,6 +12,8 @@
 #define _GNU_SOURCE /* SEEK_DATA, SEEK_HOLE */
 #include "wim.h"
 
+#include "error.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -85,7 +87,7 @@ static gboolean fill_path(MediaWim *w, guint64 offset, guint64 length, GError **
         return TRUE;
     int fd = g_open(w->work, O_RDWR | O_CLOEXEC, 0);
     if (fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", w->work, g_strerror(errno));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: %s", w->work, g_strerror(errno));
         return FALSE;
     }
     gboolean ok = fill(w, fd, offset, length, error);
@@ -146,7 +148,10 @@ static gboolean full_copy(MediaWim *w, int fd, MediaProgress *p, GError **error)
         guint64 n = MIN(w->src.size - off, (guint64)64 << 20);
         ok = w->src.copy_range(w->src.user, off, n, fd, error);
         off += n;
-        media_progress_update(p, off);
+        if (ok && !media_progress_update(p, off)) {
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_CANCELLED, "%s: cancelled", w->label);
+            ok = FALSE;
+        }
     }
     media_progress_end(p);
     if (ok) {
@@ -178,7 +183,7 @@ static gboolean prepare(MediaWim *w, int fd, MediaProgress *p, GError **error)
     }
     int rc = wimlib_open_wim(w->work, 0, &w->wim);
     if (rc) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a usable WIM (%s)", w->label,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a usable WIM (%s)", w->label,
                     wimlib_get_error_string(rc));
         return FALSE;
     }
@@ -188,7 +193,7 @@ static gboolean prepare(MediaWim *w, int fd, MediaProgress *p, GError **error)
     struct meta_fill m = {w, fd, &e, FALSE, reshdr(h + 72).offset, FALSE};
     if (wimlib_iterate_lookup_table(w->wim, 0, fill_metadata, &m) != 0) {
         if (!e)
-            g_set_error(&e, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a usable WIM (bad blob table)", w->label);
+            g_set_error(&e, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a usable WIM (bad blob table)", w->label);
         g_propagate_error(error, e);
         return FALSE;
     }
@@ -212,7 +217,7 @@ MediaWim *media_wim_open(const MediaWimSource *src, const char *work_path, const
     w->queue = g_array_new(FALSE, TRUE, sizeof(struct pending));
     int fd = g_open(work_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || ftruncate(fd, (off_t)src->size) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot create a work copy: %s",
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot create a work copy: %s",
                     work_path, g_strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -327,7 +332,7 @@ static gboolean ensure_data(MediaWim *w, int image, const char *wim_path, gboole
         return FALSE;
     }
     if (rc) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s image %d: %s: %s", w->label, image, wim_path,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s image %d: %s: %s", w->label, image, wim_path,
                     rc == WIMLIB_ERR_PATH_DOES_NOT_EXIST ? "missing from the image" : wimlib_get_error_string(rc));
         return FALSE;
     }
@@ -347,7 +352,7 @@ static gboolean extract(MediaWim *w, int image, const char *wim_path, const char
     int rc = wimlib_extract_paths(w->wim, image, dir, paths, 1,
                                   WIMLIB_EXTRACT_FLAG_NO_PRESERVE_DIR_STRUCTURE | WIMLIB_EXTRACT_FLAG_NO_ACLS);
     if (rc)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s image %d: %s: %s", w->label, image, wim_path,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s image %d: %s: %s", w->label, image, wim_path,
                     rc == WIMLIB_ERR_PATH_DOES_NOT_EXIST ? "missing from the image" : wimlib_get_error_string(rc));
     return rc == 0;
 }
@@ -373,7 +378,7 @@ static gboolean extract_one(MediaWim *w, int image, const char *wim_path, const 
                   g_rename(src, dest) == 0;
     media_rm_rf(tmp);
     if (!ok)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s image %d: %s: not a %s", w->label,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s image %d: %s: not a %s", w->label,
                     image, wim_path, is_dir ? "folder" : "file");
     return ok;
 }
@@ -404,7 +409,8 @@ static enum wimlib_progress_status progress(enum wimlib_progress_msg msg, union 
         media_progress_total(w->progress, info->write_streams.total_bytes);
         media_progress_update(w->progress, info->write_streams.completed_bytes);
     }
-    return WIMLIB_PROGRESS_STATUS_CONTINUE;
+    /* the run was asked to stop: wimlib fails with WIMLIB_ERR_ABORTED_BY_PROGRESS */
+    return media_progress_cancelled(w->progress) ? WIMLIB_PROGRESS_STATUS_ABORT : WIMLIB_PROGRESS_STATUS_CONTINUE;
 }
 
 /* Every byte wimlib wrote below the old end must be in a range filled here (it only rewrites the
@@ -453,7 +459,7 @@ gboolean media_wim_commit(MediaWim *w, MediaProgress *p, GError **error)
                            : 0;
         g_array_unref(cmds);
         if (rc) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s image %d: cannot update: %s", w->label, img,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s image %d: cannot update: %s", w->label, img,
                         wimlib_get_error_string(rc));
             return FALSE;
         }
@@ -492,21 +498,21 @@ gboolean media_wim_commit(MediaWim *w, MediaProgress *p, GError **error)
     }
     media_progress_end(p);
     if (rc) {
-        /* a write failure is the work copy's disk (full?), not the WIM: G_FILE_ERROR_IO says so */
+        /* a write failure is the work copy's disk (full?), not the WIM: MEDIA_ERROR_IO says so */
         gboolean io = rc == WIMLIB_ERR_WRITE || rc == WIMLIB_ERR_OPEN || rc == WIMLIB_ERR_NOMEM;
-        g_set_error(error, G_FILE_ERROR, io ? G_FILE_ERROR_IO : G_FILE_ERROR_FAILED, "%s: cannot write: %s%s%s",
+        g_set_error(error, MEDIA_ERROR, io ? MEDIA_ERROR_IO : MEDIA_ERROR_FAILED, "%s: cannot write: %s%s%s",
                     w->label, wimlib_get_error_string(rc), io && saved ? ": " : "", io && saved ? g_strerror(saved) : "");
         return FALSE;
     }
     struct stat st;
     if (g_stat(w->work, &st) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", w->work, g_strerror(errno));
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: %s", w->work, g_strerror(errno));
         return FALSE;
     }
     /* wimlib falls back to a full rebuild (a new file renamed over ours) when it cannot append;
      * from a sparse copy that would have read holes, so it must not pass */
     if (w->sparse && (st.st_ino != w->ino || (guint64)st.st_size < w->old_end || !writes_where_expected(w))) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s: wimlib did not append in place", w->label);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: wimlib did not append in place", w->label);
         return FALSE;
     }
     w->changed = g_array_new(FALSE, FALSE, sizeof(MediaRange));

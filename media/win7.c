@@ -12,20 +12,21 @@
  */
 #include "win7.h"
 
+#include "error.h"
 #include "cert.h"
 #include "drivers.h"
 #include "hive.h"
 #include "iso.h"
+#include "manifest.h"
 #include "util.h"
 #include "wim.h"
+#include "wincfg.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
-
-#define SCSIADAPTER_GUID "{4D36E97B-E325-11CE-BFC1-08002BE10318}"
 
 typedef struct {
     const MediaWin7Options *o;
@@ -65,14 +66,13 @@ static gboolean add_certificate(Ctx *c, MediaHive *hv, GError **error)
 {
     if (!c->blob)
         return TRUE;
-    const char *stores[] = {"ROOT", "TrustedPublisher"};
+    const char *stores[] = {WIN_CERT_STORE_ROOT, WIN_CERT_STORE_TRUSTED_PUBLISHER};
     gsize n;
     const guint8 *b = g_bytes_get_data(c->blob, &n);
     for (guint i = 0; i < G_N_ELEMENTS(stores); i++) {
-        g_autofree char *p = g_strdup_printf("Microsoft\\SystemCertificates\\%s\\Certificates\\%s",
-                                             stores[i], c->cert.thumbprint);
+        g_autofree char *p = g_strdup_printf(WIN_CERT_KEY_FMT, stores[i], c->cert.thumbprint);
         hive_node_h k = media_hive_ensure(hv, p, error);
-        if (!k || !media_hive_set_binary(hv, k, "Blob", b, n, error))
+        if (!k || !media_hive_set_binary(hv, k, WIN_CERT_BLOB, b, n, error))
             return FALSE;
     }
     return TRUE;
@@ -80,48 +80,43 @@ static gboolean add_certificate(Ctx *c, MediaHive *hv, GError **error)
 
 static gboolean add_device_path(Ctx *c, MediaHive *hv, GError **error)
 {
-    hive_node_h k = media_hive_ensure(hv, "Microsoft\\Windows\\CurrentVersion", error);
+    hive_node_h k = media_hive_ensure(hv, WIN_CURRENT_VERSION_KEY, error);
     if (!k)
         return FALSE;
-    char *cur = media_hive_get_string(hv, k, "DevicePath");
-    GString *v = g_string_new(cur && *cur ? cur : "%SystemRoot%\\inf");
+    char *cur = media_hive_get_string(hv, k, WIN_DEVICE_PATH);
+    GString *v = g_string_new(cur && *cur ? cur : WIN_DEVICE_PATH_DEFAULT);
     free(cur);
     for (guint i = 0; i < c->packages->len; i++) {
         const MediaPackage *p = g_ptr_array_index(c->packages, i);
-        g_autofree char *entry = g_strdup_printf("%%SystemRoot%%\\AeroDrivers\\%s", p->name);
+        g_autofree char *entry = g_strdup_printf(WIN_DEVICE_PATH_ENTRY_FMT, p->name);
         if (!strstr(v->str, entry))
             g_string_append_printf(v, ";%s", entry);
     }
-    gboolean ok = media_hive_set_expand_sz(hv, k, "DevicePath", v->str, error);
+    gboolean ok = media_hive_set_expand_sz(hv, k, WIN_DEVICE_PATH, v->str, error);
     g_string_free(v, TRUE);
     return ok;
 }
-
-/* The CriticalDeviceDatabase key names Windows matches for the blk function, most specific last
- * (CONTRACT: PCI\VEN_1AF4&DEV_1042&SUBSYS_00021AF4&REV_01). */
-static const char *const cdd_ids[] = {"pci#ven_1af4&dev_1042", "pci#ven_1af4&dev_1042&subsys_00021af4",
-                                      "pci#ven_1af4&dev_1042&subsys_00021af4&rev_01"};
 
 static gboolean preseed_control_set(Ctx *c, MediaHive *hv, const char *cs, GError **error)
 {
     const MediaPackage *p = c->blk;
     g_autofree char *sysname = g_path_get_basename(p->sys);
-    g_autofree char *image_path = g_strdup_printf("system32\\drivers\\%s", sysname);
-    g_autofree char *svc = g_strdup_printf("%s\\Services\\%s", cs, p->service);
+    g_autofree char *image_path = g_strdup_printf(WIN_SERVICE_IMAGE_PATH_FMT, sysname);
+    g_autofree char *svc = g_strdup_printf(WIN_SERVICE_KEY_FMT, cs, p->service);
     hive_node_h s = media_hive_ensure(hv, svc, error);
-    gboolean ok = s && media_hive_set_dword(hv, s, "Type", 1, error) &&
-                  media_hive_set_dword(hv, s, "Start", 0, error) &&
-                  media_hive_set_dword(hv, s, "ErrorControl", 1, error) &&
-                  media_hive_set_sz(hv, s, "Group", p->group ? p->group : "SCSI miniport", error) &&
+    gboolean ok = s && media_hive_set_dword(hv, s, "Type", WIN_SERVICE_TYPE_KERNEL, error) &&
+                  media_hive_set_dword(hv, s, "Start", WIN_SERVICE_START_BOOT, error) &&
+                  media_hive_set_dword(hv, s, "ErrorControl", WIN_SERVICE_ERROR_NORMAL, error) &&
+                  media_hive_set_sz(hv, s, "Group", p->group ? p->group : WIN_SERVICE_GROUP_DEFAULT, error) &&
                   media_hive_set_expand_sz(hv, s, "ImagePath", image_path, error);
-    g_autofree char *pnp = g_strdup_printf("%s\\Parameters\\PnpInterface", svc);
+    g_autofree char *pnp = g_strdup_printf(WIN_SERVICE_PNP_KEY_FMT, cs, p->service);
     hive_node_h pi = ok ? media_hive_ensure(hv, pnp, error) : 0;
-    ok = ok && pi && media_hive_set_dword(hv, pi, "5", 1, error); /* PCI bus for storport */
-    for (guint j = 0; ok && j < G_N_ELEMENTS(cdd_ids); j++) {
-        g_autofree char *cdd = g_strdup_printf("%s\\Control\\CriticalDeviceDatabase\\%s", cs, cdd_ids[j]);
+    ok = ok && pi && media_hive_set_dword(hv, pi, WIN_PNP_INTERFACE_PCI, 1, error);
+    for (guint j = 0; ok && j < WIN_BLK_CDD_COUNT; j++) {
+        g_autofree char *cdd = g_strdup_printf(WIN_CDD_KEY_FMT, cs, win_blk_cdd_ids[j]);
         hive_node_h k = media_hive_ensure(hv, cdd, error);
         ok = k && media_hive_set_sz(hv, k, "Service", p->service, error) &&
-             media_hive_set_sz(hv, k, "ClassGUID", SCSIADAPTER_GUID, error);
+             media_hive_set_sz(hv, k, "ClassGUID", WIN_SCSIADAPTER_CLASS_GUID, error);
     }
     return ok;
 }
@@ -131,14 +126,13 @@ static gboolean preseed_control_set(Ctx *c, MediaHive *hv, const char *cs, GErro
 static gboolean preseed_storage(Ctx *c, MediaHive *hv, GPtrArray *sets_out, GError **error)
 {
     guint32 cur = 0;
-    hive_node_h sel = media_hive_lookup(hv, "Select");
-    if (!sel || !media_hive_get_dword(hv, sel, "Current", &cur)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: no Select\\Current value", hv->label);
+    if (!win_current_control_set(hv, &cur)) {
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: no Select\\Current value", hv->label);
         return FALSE;
     }
-    g_autofree char *current = g_strdup_printf("ControlSet%03u", cur);
+    g_autofree char *current = g_strdup_printf(WIN_CONTROL_SET_FMT, cur);
     if (cur == 0 || cur > 999 || !media_hive_lookup(hv, current)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                     "%s: Select\\Current names %s, which does not exist", hv->label, current);
         return FALSE;
     }
@@ -149,8 +143,7 @@ static gboolean preseed_storage(Ctx *c, MediaHive *hv, GPtrArray *sets_out, GErr
     gboolean ok = TRUE;
     for (size_t i = 0; ok && kids && kids[i]; i++) {
         char *name = hivex_node_name(hv->h, kids[i]);
-        gboolean other = g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13 &&
-                         g_ascii_isdigit(name[10]) && g_ascii_strcasecmp(name, current) != 0;
+        gboolean other = win_is_control_set(name) && g_ascii_strcasecmp(name, current) != 0;
         if (other) {
             ok = preseed_control_set(c, hv, name, error);
             g_ptr_array_add(sets_out, g_strdup(name));
@@ -173,12 +166,12 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     g_autofree char *software = g_build_filename(dir, "SOFTWARE", NULL);
     g_autofree char *system = g_build_filename(dir, "SYSTEM", NULL);
     const char *wl = media_wim_label(w); /* IN.iso:/sources/<wim> */
-    g_autofree char *label_sw = g_strdup_printf("%s image %d: Windows/System32/config/SOFTWARE", wl, image);
-    g_autofree char *label_sys = g_strdup_printf("%s image %d: Windows/System32/config/SYSTEM", wl, image);
+    g_autofree char *label_sw = g_strdup_printf("%s image %d: %s", wl, image, WIN_IMAGE_SOFTWARE + 1);
+    g_autofree char *label_sys = g_strdup_printf("%s image %d: %s", wl, image, WIN_IMAGE_SYSTEM + 1);
     g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func(g_free);
     media_progress_note(c->p, "patching %s image %d (%s)", wimname, image, media_wim_image_name(w, image));
-    if (!media_wim_extract_file(w, image, "/Windows/System32/config/SOFTWARE", software, error) ||
-        !media_wim_extract_file(w, image, "/Windows/System32/config/SYSTEM", system, error))
+    if (!media_wim_extract_file(w, image, WIN_IMAGE_SOFTWARE, software, error) ||
+        !media_wim_extract_file(w, image, WIN_IMAGE_SYSTEM, system, error))
         return FALSE;
 
     MediaHive *hv = media_hive_open(software, label_sw, TRUE, error);
@@ -194,8 +187,8 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
         return FALSE;
 
     media_set_tree_times(dir); /* SOURCE_DATE_EPOCH: what goes into the WIM has fixed times */
-    media_wim_queue_add(w, image, software, "/Windows/System32/config/SOFTWARE");
-    media_wim_queue_add(w, image, system, "/Windows/System32/config/SYSTEM");
+    media_wim_queue_add(w, image, software, WIN_IMAGE_SOFTWARE);
+    media_wim_queue_add(w, image, system, WIN_IMAGE_SYSTEM);
     /* A private copy: never the user's driver tree (times get normalised), and not the staged
      * package file either (the same inode twice would become a hard link in the image). */
     g_autofree char *sys_base = g_path_get_basename(c->blk->sys);
@@ -203,33 +196,32 @@ static gboolean patch_image(Ctx *c, MediaWim *w, const char *wimname, int image,
     g_autofree char *sys_src = g_build_filename(dir, sys_base, NULL);
     if (!media_copy_file(sys_orig, sys_src, error))
         return FALSE;
-    g_autofree char *sys_dst = g_strdup_printf("/Windows/System32/drivers/%s", sys_base);
+    g_autofree char *sys_dst = g_strdup_printf(WIN_IMAGE_DRIVER_FMT, sys_base);
     media_wim_queue_add(w, image, sys_src, sys_dst);
 
     json_builder_begin_object(c->mf);
-    json_builder_set_member_name(c->mf, "index");
+    json_builder_set_member_name(c->mf, MF_INDEX);
     json_builder_add_int_value(c->mf, image);
-    media_json_member_str(c->mf, "name", media_wim_image_name(w, image));
-    media_json_member_str(c->mf, "storage_driver", sys_dst);
-    media_json_member_strv(c->mf, "control_sets", sets); /* the current one first */
+    media_json_member_str(c->mf, MF_NAME, media_wim_image_name(w, image));
+    media_json_member_str(c->mf, MF_STORAGE_DRIVER, sys_dst);
+    media_json_member_strv(c->mf, MF_CONTROL_SETS, sets); /* the current one first */
     if (install) {
         g_autofree char *tmpl = g_build_filename(dir, "BCD-Template", NULL);
-        g_autofree char *label_t = g_strdup_printf("%s image %d: Windows/System32/config/BCD-Template", wl,
-                                                   image);
+        g_autofree char *label_t = g_strdup_printf("%s image %d: %s", wl, image, WIN_IMAGE_BCD_TEMPLATE + 1);
         MediaBcdReport r = {0};
-        if (!media_wim_extract_file(w, image, "/Windows/System32/config/BCD-Template", tmpl, error) ||
+        if (!media_wim_extract_file(w, image, WIN_IMAGE_BCD_TEMPLATE, tmpl, error) ||
             !media_bcd_patch(tmpl, label_t, c->o->signing, FALSE, &r, error)) {
             media_bcd_report_clear(&r);
             json_builder_end_object(c->mf);
             return FALSE;
         }
-        media_json_member_strv(c->mf, "bcd_template_patched", r.patched);
+        media_json_member_strv(c->mf, MF_BCD_TEMPLATE_PATCHED, r.patched);
         media_bcd_report_clear(&r);
         media_set_tree_times(dir);
-        media_wim_queue_add(w, image, tmpl, "/Windows/System32/config/BCD-Template");
+        media_wim_queue_add(w, image, tmpl, WIN_IMAGE_BCD_TEMPLATE);
         /* the whole arch folder at once: no directory is created with the current time */
-        g_autofree char *src = g_build_filename(c->stage, "AERO", "DRIVERS", media_arch_name(c->arch), NULL);
-        media_wim_queue_add(w, image, src, "/Windows/AeroDrivers");
+        g_autofree char *src = g_build_filename(c->stage, WIN_MEDIA_DRIVERS, media_arch_name(c->arch), NULL);
+        media_wim_queue_add(w, image, src, WIN_IMAGE_AERO_DRIVERS);
     }
     json_builder_end_object(c->mf);
     return TRUE;
@@ -247,7 +239,7 @@ static gboolean parse_indexes(const char *spec, int count, GArray *out, const ch
         char *end = NULL;
         gint64 v = g_ascii_strtoll(g_strstrip(parts[i]), &end, 10);
         if (!*parts[i] || *end || v < 1 || v > count) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s: install.wim has %d image(s); index '%s' does not exist", label, count,
                         parts[i]);
             return FALSE;
@@ -264,25 +256,25 @@ static gboolean parse_indexes(const char *spec, int count, GArray *out, const ch
 
 static gboolean stage_drivers(Ctx *c, GError **error)
 {
-    json_builder_set_member_name(c->mf, "drivers");
+    json_builder_set_member_name(c->mf, MF_DRIVERS);
     json_builder_begin_array(c->mf);
     for (guint i = 0; i < c->packages->len; i++) {
         const MediaPackage *p = g_ptr_array_index(c->packages, i);
         const char *arch = media_arch_name(c->arch);
-        g_autofree char *dest = g_build_filename(c->stage, "AERO", "DRIVERS", arch, p->name, NULL);
+        g_autofree char *dest = g_build_filename(c->stage, WIN_MEDIA_DRIVERS, arch, p->name, NULL);
         json_builder_begin_object(c->mf);
-        media_json_member_str(c->mf, "device", media_device_name(p->device));
-        media_json_member_str(c->mf, "arch", arch);
-        media_json_member_str(c->mf, "name", p->name);
-        media_json_member_str(c->mf, "service", p->service);
-        g_autofree char *inf = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, p->inf);
-        media_json_member_str(c->mf, "inf", inf);
-        g_autofree char *sys = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, p->sys);
-        media_json_member_str(c->mf, "sys", sys);
-        media_json_member_strv(c->mf, "hardware_ids", p->contract_hwids);
-        json_builder_set_member_name(c->mf, "rev01_gated");
+        media_json_member_str(c->mf, MF_DEVICE, media_device_name(p->device));
+        media_json_member_str(c->mf, MF_ARCH, arch);
+        media_json_member_str(c->mf, MF_NAME, p->name);
+        media_json_member_str(c->mf, MF_SERVICE, p->service);
+        g_autofree char *inf = g_strdup_printf(WIN_MEDIA_DRIVERS "/%s/%s/%s", arch, p->name, p->inf);
+        media_json_member_str(c->mf, MF_INF, inf);
+        g_autofree char *sys = g_strdup_printf(WIN_MEDIA_DRIVERS "/%s/%s/%s", arch, p->name, p->sys);
+        media_json_member_str(c->mf, MF_SYS, sys);
+        media_json_member_strv(c->mf, MF_HARDWARE_IDS, p->contract_hwids);
+        json_builder_set_member_name(c->mf, MF_REV01_GATED);
         json_builder_add_boolean_value(c->mf, p->rev01_gated);
-        json_builder_set_member_name(c->mf, "files");
+        json_builder_set_member_name(c->mf, MF_FILES);
         json_builder_begin_array(c->mf);
         for (guint f = 0; f < p->files->len; f++) {
             const char *rel = g_ptr_array_index(p->files, f);
@@ -294,11 +286,8 @@ static gboolean stage_drivers(Ctx *c, GError **error)
             g_autofree char *sha = media_sha256_file(dst, NULL, error);
             if (!sha)
                 return FALSE;
-            g_autofree char *ip = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", arch, p->name, rel);
-            json_builder_begin_object(c->mf);
-            media_json_member_str(c->mf, "path", ip);
-            media_json_member_str(c->mf, "sha256", sha);
-            json_builder_end_object(c->mf);
+            g_autofree char *ip = g_strdup_printf(WIN_MEDIA_DRIVERS "/%s/%s/%s", arch, p->name, rel);
+            media_manifest_add_file(c->mf, ip, sha, -1);
         }
         json_builder_end_array(c->mf);
         json_builder_end_object(c->mf);
@@ -322,10 +311,10 @@ static gboolean patch_bcd_store(Ctx *c, const char *stored, GError **error)
     }
     add_change(c, MEDIA_ISO_ADD, stored, disk, NULL);
     json_builder_begin_object(c->mf);
-    media_json_member_str(c->mf, "store", stored);
-    media_json_member_str(c->mf, "default", r.default_loader);
-    media_json_member_strv(c->mf, "loaders", r.loaders);
-    media_json_member_strv(c->mf, "patched", r.patched);
+    media_json_member_str(c->mf, MF_STORE, stored);
+    media_json_member_str(c->mf, MF_DEFAULT, r.default_loader);
+    media_json_member_strv(c->mf, MF_LOADERS, r.loaders);
+    media_json_member_strv(c->mf, MF_PATCHED, r.patched);
     json_builder_end_object(c->mf);
     media_bcd_report_clear(&r);
     return TRUE;
@@ -363,11 +352,11 @@ static guint image_arch(MediaWim *w, int image, GError **error)
     if (!a) {
         const char *t = media_wim_image_arch_text(w, image);
         if (t)
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s image %d: unknown architecture (WINDOWS/ARCH %s; x86 is 0, x64 is 9)",
                         media_wim_label(w), image, t);
         else
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s image %d: cannot tell the architecture (no WINDOWS/ARCH in its metadata)",
                         media_wim_label(w), image);
     }
@@ -382,7 +371,7 @@ static gboolean decide_arch(Ctx *c, MediaWim *inst, MediaWim *boot, GArray *inde
         if (!a)
             return FALSE;
         if (c->arch && a != c->arch) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
                         "%s: images of different architectures selected; use --index", media_wim_label(inst));
             return FALSE;
         }
@@ -393,7 +382,7 @@ static gboolean decide_arch(Ctx *c, MediaWim *inst, MediaWim *boot, GArray *inde
         if (!a)
             return FALSE;
         if (a != c->arch) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s image %d is %s but install.wim is %s",
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s image %d is %s but install.wim is %s",
                         media_wim_label(boot), img, media_arch_name(a), media_arch_name(c->arch));
             return FALSE;
         }
@@ -404,7 +393,7 @@ static gboolean decide_arch(Ctx *c, MediaWim *inst, MediaWim *boot, GArray *inde
 static gboolean commit_wim(Ctx *c, MediaWim *w, const char *stored, GError **error)
 {
     if (!media_wim_commit(w, c->p, error)) {
-        if (g_error_matches(*error, G_FILE_ERROR, G_FILE_ERROR_IO)) /* e.g. no space beside the output */
+        if (g_error_matches(*error, MEDIA_ERROR, MEDIA_ERROR_IO)) /* e.g. no space beside the output */
             g_prefix_error(error, "%s: work copy: ", c->o->output);
         return FALSE;
     }
@@ -421,17 +410,17 @@ static gboolean check_paths(const MediaWin7Options *o, GError **error)
     } inputs[] = {{o->iso, "--iso"}, {o->drivers, "--drivers"}, {o->cert, "--cert"}};
     for (guint i = 0; i < G_N_ELEMENTS(inputs); i++) {
         if (inputs[i].path && media_same_file(inputs[i].path, o->output)) {
-            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: output would overwrite the input (%s)",
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: output would overwrite the input (%s)",
                         o->output, inputs[i].what);
             return FALSE;
         }
     }
     if (g_file_test(o->output, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, "%s: is a folder", o->output);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_BAD_PATH, "%s: is a folder", o->output);
         return FALSE;
     }
     if (o->product_key && o->unattend != MEDIA_UNATTEND_FULL) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "--product-key is only used with --unattend full");
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "--product-key is only used with --unattend full");
         return FALSE;
     }
     return TRUE;
@@ -451,7 +440,7 @@ static gboolean load_drivers(Ctx *c, GError **error)
             return FALSE;
         root = extracted;
     } else if (!g_file_test(o->drivers, G_FILE_TEST_IS_DIR)) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such file or folder", o->drivers);
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no such file or folder", o->drivers);
         return FALSE;
     }
     MediaScanOptions so = {.archs = c->arch, .required_archs = c->arch, .allow_unsigned = o->allow_unsigned};
@@ -483,36 +472,23 @@ static gboolean load_drivers(Ctx *c, GError **error)
 static void mf_boot_entries(Ctx *c)
 {
     g_autoptr(GPtrArray) entries = media_iso_boot_entries(c->iso, NULL);
-    json_builder_set_member_name(c->mf, "el_torito");
-    json_builder_begin_array(c->mf);
-    for (guint i = 0; entries && i < entries->len; i++) {
-        const MediaBootEntry *e = g_ptr_array_index(entries, i);
-        json_builder_begin_object(c->mf);
-        media_json_member_str(c->mf, "platform", e->platform);
-        media_json_member_str(c->mf, "emulation", e->emulation);
-        json_builder_set_member_name(c->mf, "load_size");
-        json_builder_add_int_value(c->mf, e->load_size);
-        media_json_member_str(c->mf, "path", e->path);
-        media_json_member_str(c->mf, "sha256", e->sha256);
-        json_builder_end_object(c->mf);
-    }
-    json_builder_end_array(c->mf);
+    media_manifest_add_boot_entries(c->mf, entries);
 }
 
 /* autounattend.xml: the user's is kept unless --unattend was given; none removes it then. */
 static gboolean unattend(Ctx *c, GArray *indexes, GError **error)
 {
     const MediaWin7Options *o = c->o;
-    const char *existing = iso_find(c, "/autounattend.xml");
-    json_builder_set_member_name(c->mf, "unattend");
+    const char *existing = iso_find(c, WIN_MEDIA_UNATTEND);
+    json_builder_set_member_name(c->mf, MF_UNATTEND);
     if (existing && !o->unattend_given) {
-        json_builder_add_string_value(c->mf, "kept");
+        json_builder_add_string_value(c->mf, MF_UNATTEND_KEPT);
         return TRUE;
     }
     if (o->unattend == MEDIA_UNATTEND_NONE) {
         if (existing)
             add_change(c, MEDIA_ISO_REMOVE, existing, NULL, NULL);
-        json_builder_add_string_value(c->mf, existing ? "removed" : "none");
+        json_builder_add_string_value(c->mf, existing ? MF_UNATTEND_REMOVED : media_unattend_name(MEDIA_UNATTEND_NONE));
         return TRUE;
     }
     int first = g_array_index(indexes, int, 0);
@@ -520,8 +496,8 @@ static gboolean unattend(Ctx *c, GArray *indexes, GError **error)
     g_autofree char *disk = work_path(c, "autounattend.xml");
     if (!g_file_set_contents(disk, xml, -1, error))
         return FALSE;
-    add_change(c, MEDIA_ISO_ADD, existing ? existing : "/autounattend.xml", disk, NULL);
-    json_builder_add_string_value(c->mf, o->unattend == MEDIA_UNATTEND_FULL ? "full" : "drivers");
+    add_change(c, MEDIA_ISO_ADD, existing ? existing : WIN_MEDIA_UNATTEND, disk, NULL);
+    json_builder_add_string_value(c->mf, media_unattend_name(o->unattend));
     return TRUE;
 }
 
@@ -529,24 +505,20 @@ static gboolean write_manifest(Ctx *c, const char *in_sha, const char *out_sha, 
 {
     g_autofree char *in_base = g_path_get_basename(c->o->iso);
     g_autofree char *out_base = g_path_get_basename(c->o->output);
-    json_builder_set_member_name(c->mf, "input");
+    json_builder_set_member_name(c->mf, MF_INPUT);
     json_builder_begin_object(c->mf);
-    media_json_member_str(c->mf, "file", in_base);
-    media_json_member_str(c->mf, "sha256", in_sha);
+    media_json_member_str(c->mf, MF_FILE, in_base);
+    media_json_member_str(c->mf, MF_SHA256, in_sha);
     /* where the files were read: "udf" for a bridge image whose ISO 9660 tree is a stub */
-    media_json_member_str(c->mf, "file_tree", media_iso_from_udf(c->iso) ? "udf" : "iso9660");
+    media_json_member_str(c->mf, MF_FILE_TREE, media_iso_from_udf(c->iso) ? MF_FILE_TREE_UDF : MF_FILE_TREE_ISO9660);
     json_builder_end_object(c->mf);
-    json_builder_set_member_name(c->mf, "output");
+    json_builder_set_member_name(c->mf, MF_OUTPUT);
     json_builder_begin_object(c->mf);
-    media_json_member_str(c->mf, "file", out_base);
-    media_json_member_str(c->mf, "sha256", out_sha);
+    media_json_member_str(c->mf, MF_FILE, out_base);
+    media_json_member_str(c->mf, MF_SHA256, out_sha);
     json_builder_end_object(c->mf);
     json_builder_end_object(c->mf);
-    g_autoptr(JsonNode) root = json_builder_get_root(c->mf);
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    json_generator_set_root(gen, root);
-    json_generator_set_pretty(gen, TRUE);
-    return json_generator_to_file(gen, path, error);
+    return media_manifest_write(c->mf, path, error);
 }
 
 static gboolean make_work_dir(Ctx *c, GError **error)
@@ -598,15 +570,15 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     if (media_iso_from_udf(c.iso))
         media_progress_note(c.p, "  its files are read from its UDF file system (the ISO 9660 tree is a stub); "
                             "the output holds them in ISO 9660 + Joliet");
-    boot_stored = iso_find(&c, "/sources/boot.wim");
-    inst_stored = iso_find(&c, "/sources/install.wim");
+    boot_stored = iso_find(&c, WIN_MEDIA_BOOT_WIM);
+    inst_stored = iso_find(&c, WIN_MEDIA_INSTALL_WIM);
     if (!boot_stored && media_iso_udf_problem(c.iso)) { /* the files may be in the unreadable UDF tree */
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s; sources/boot.wim is not in its ISO 9660 tree either",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s; sources/boot.wim is not in its ISO 9660 tree either",
                     media_iso_udf_problem(c.iso));
         goto out;
     }
     if (!boot_stored || !inst_stored) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no %s: not a Windows 7 install ISO",
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no %s: not a Windows 7 install ISO",
                     o->iso, boot_stored ? "sources/install.wim" : "sources/boot.wim");
         goto out;
     }
@@ -627,22 +599,22 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
         goto out;
 
     json_builder_begin_object(c.mf);
-    media_json_member_str(c.mf, "tool", "aero-media " MEDIA_VERSION);
-    media_json_member_str(c.mf, "arch", media_arch_name(c.arch));
-    media_json_member_str(c.mf, "signing", media_signing_name(o->signing));
+    media_json_member_str(c.mf, MF_TOOL, "aero-media " MEDIA_VERSION);
+    media_json_member_str(c.mf, MF_ARCH, media_arch_name(c.arch));
+    media_json_member_str(c.mf, MF_SIGNING, media_signing_name(o->signing));
     if (!stage_drivers(&c, error))
         goto out;
     {
         g_autofree char *sys_base = g_path_get_basename(c.blk->sys);
-        g_autofree char *sys_dst = g_strdup_printf("/Windows/System32/drivers/%s", sys_base);
-        g_autofree char *staged = g_strdup_printf("AERO/DRIVERS/%s/%s/%s", media_arch_name(c.arch), c.blk->name,
+        g_autofree char *sys_dst = g_strdup_printf(WIN_IMAGE_DRIVER_FMT, sys_base);
+        g_autofree char *staged = g_strdup_printf(WIN_MEDIA_DRIVERS "/%s/%s/%s", media_arch_name(c.arch), c.blk->name,
                                                   c.blk->sys);
-        json_builder_set_member_name(c.mf, "storage_driver");
+        json_builder_set_member_name(c.mf, MF_STORAGE_DRIVER);
         json_builder_begin_object(c.mf);
-        media_json_member_str(c.mf, "service", c.blk->service);
-        media_json_member_str(c.mf, "package", c.blk->name);
-        media_json_member_str(c.mf, "sys", sys_dst);
-        media_json_member_str(c.mf, "staged", staged);
+        media_json_member_str(c.mf, MF_SERVICE, c.blk->service);
+        media_json_member_str(c.mf, MF_PACKAGE, c.blk->name);
+        media_json_member_str(c.mf, MF_SYS, sys_dst);
+        media_json_member_str(c.mf, MF_STAGED, staged);
         json_builder_end_object(c.mf);
     }
     if (o->unattend == MEDIA_UNATTEND_FULL && !media_unattend_write_setup(c.stage, error))
@@ -650,30 +622,31 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     media_set_tree_times(c.stage);
 
     media_progress_note(c.p, "patching BCD stores (%s)", media_signing_name(o->signing));
-    json_builder_set_member_name(c.mf, "bcd");
+    json_builder_set_member_name(c.mf, MF_BCD);
     json_builder_begin_array(c.mf);
-    if (!iso_find(&c, "/boot/bcd")) {
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no boot/BCD", o->iso);
+    if (!iso_find(&c, WIN_MEDIA_BOOT_BCD)) {
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_NOT_FOUND, "%s: no boot/BCD", o->iso);
         goto out;
     }
-    efi_bcd = iso_find(&c, "/efi/microsoft/boot/bcd");
-    if (!patch_bcd_store(&c, iso_find(&c, "/boot/bcd"), error) || (efi_bcd && !patch_bcd_store(&c, efi_bcd, error)))
+    efi_bcd = iso_find(&c, WIN_MEDIA_EFI_BCD);
+    if (!patch_bcd_store(&c, iso_find(&c, WIN_MEDIA_BOOT_BCD), error) || (efi_bcd && !patch_bcd_store(&c, efi_bcd, error)))
         goto out;
     json_builder_end_array(c.mf);
 
-    json_builder_set_member_name(c.mf, "boot_wim");
+    json_builder_set_member_name(c.mf, MF_BOOT_WIM);
     json_builder_begin_array(c.mf);
     for (int img = 1; img <= media_wim_image_count(boot); img++)
-        if (!patch_image(&c, boot, "boot.wim", img, FALSE, error))
+        if (!media_progress_check(c.p, o->output, error) || !patch_image(&c, boot, "boot.wim", img, FALSE, error))
             goto out;
     json_builder_end_array(c.mf);
     if (!commit_wim(&c, boot, boot_stored, error))
         goto out;
 
-    json_builder_set_member_name(c.mf, "install_wim");
+    json_builder_set_member_name(c.mf, MF_INSTALL_WIM);
     json_builder_begin_array(c.mf);
     for (guint i = 0; i < indexes->len; i++)
-        if (!patch_image(&c, inst, "install.wim", g_array_index(indexes, int, i), TRUE, error))
+        if (!media_progress_check(c.p, o->output, error) ||
+            !patch_image(&c, inst, "install.wim", g_array_index(indexes, int, i), TRUE, error))
             goto out;
     json_builder_end_array(c.mf);
     if (!commit_wim(&c, inst, inst_stored, error))
@@ -685,14 +658,14 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     if (!unattend(&c, indexes, error))
         goto out;
     if (c.blob) {
-        json_builder_set_member_name(c.mf, "certificate");
+        json_builder_set_member_name(c.mf, MF_CERTIFICATE);
         json_builder_begin_object(c.mf);
-        media_json_member_str(c.mf, "thumbprint", c.cert.thumbprint);
-        media_json_member_str(c.mf, "subject", c.cert.subject);
+        media_json_member_str(c.mf, MF_THUMBPRINT, c.cert.thumbprint);
+        media_json_member_str(c.mf, MF_SUBJECT, c.cert.subject);
         json_builder_end_object(c.mf);
     }
     mf_boot_entries(&c);
-    media_json_member_str(c.mf, "volume_id", o->volid ? o->volid : media_iso_volume_id(c.iso));
+    media_json_member_str(c.mf, MF_VOLUME_ID, o->volid ? o->volid : media_iso_volume_id(c.iso));
     media_set_tree_times(c.stage);
     media_set_tree_times(c.work);
 
@@ -707,26 +680,28 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     in_hash = NULL;
     if (!in_sha)
         goto out;
-    manifest_path = g_strdup_printf("%s.manifest.json", o->output);
+    manifest_path = g_strconcat(o->output, MF_BESIDE_SUFFIX, NULL);
     manifest_tmp = g_strdup_printf("%s/.manifest.partial", c.work);
     if (!write_manifest(&c, in_sha, wr.sha256, manifest_tmp, error))
         goto out;
     if (!media_fsync_path(iso_tmp, error) || !media_fsync_path(manifest_tmp, error))
         goto out;
+    if (!media_progress_check(c.p, o->output, error)) /* the last moment a stop leaves nothing */
+        goto out;
     /* never a manifest beside an ISO it does not describe: the old one goes first, the new one
      * only appears once the new ISO is in place */
     if (g_unlink(manifest_path) != 0 && errno != ENOENT) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot replace: %s", manifest_path,
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot replace: %s", manifest_path,
                     g_strerror(errno));
         goto out;
     }
     if (g_rename(iso_tmp, o->output) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot move into place: %s",
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot move into place: %s",
                     o->output, g_strerror(errno));
         goto out;
     }
     if (g_rename(manifest_tmp, manifest_path) != 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: cannot move into place: %s",
+        g_set_error(error, MEDIA_ERROR, media_error_from_errno(errno), "%s: cannot move into place: %s",
                     manifest_path, g_strerror(errno));
         g_unlink(o->output);
         goto out;
@@ -734,6 +709,8 @@ gboolean media_win7(const MediaWin7Options *o, GError **error)
     media_progress_note(c.p, "wrote %s and %s", o->output, manifest_path);
     ok = TRUE;
 out:
+    if (!ok)
+        media_progress_check(c.p, o->output, error); /* a stop, not what failed on the way out */
     media_hash_job_cancel(in_hash);
     media_wim_close(boot);
     media_wim_close(inst);
@@ -753,5 +730,6 @@ out:
     g_array_unref(c.changes);
     g_ptr_array_unref(c.owned);
     g_object_unref(c.mf);
+    media_error_adopt(error); /* GLib and json-glib errors on the way, too */
     return ok;
 }

@@ -36,7 +36,7 @@ else
   meson setup build-asan -Db_sanitize=address,undefined -Dmedia=false >/dev/null
 fi
 meson compile -C build-asan
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 meson test -C build-asan --suite unit --suite udf --print-errorlogs
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 meson test -C build-asan --suite unit --suite udf --suite media-unit --print-errorlogs
 
 # The unit tests under valgrind memcheck: zero errors, zero leaks.
 meson test -C build --setup valgrind --suite unit --print-errorlogs

@@ -33,6 +33,9 @@ IN_SHA=$(sha256sum "$T/x64.iso" | cut -d' ' -f1)
 # ---- good runs -----------------------------------------------------------------------------
 "$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv" --output "$T/out.iso" --cert "$T/cert.pem"
 "$AM" verify --quiet "$T/out.iso" || fail "verify failed on a fresh x64 run"
+"$AM" verify "$T/out.iso" >"$T/v0.log" || fail "verify (checklist) failed on a fresh x64 run"
+grep -q '^\[ ok \] output SHA-256 matches the manifest$' "$T/v0.log" && grep -q '^\[info\] signing policy testsigning (manifest)$' "$T/v0.log" \
+  && grep -q "^$T/out.iso: all [0-9]* checks passed$" "$T/v0.log" && ! grep -q FAIL "$T/v0.log" || fail "verify checklist: $(cat "$T/v0.log")"
 [ "$(sha256sum "$T/x64.iso" | cut -d' ' -f1)" = "$IN_SHA" ] || fail "the input ISO was modified"
 # El Torito: "boot img" lines end in the LBA (which moves), "img path" lines in the path (which must not)
 eltorito() { xorriso -indev "$1" -report_el_torito plain 2>/dev/null | grep -E 'boot img|img path' \
@@ -430,5 +433,24 @@ if [ "$rc" = 143 ]; then
   pass "SIGTERM removes the work folder and the partial ISO (exit 143)"
 else
   echo "ok - SIGTERM: SKIPPED (the run finished before the signal)"
+fi
+# SIGINT mid-run: the progress callback stops the run, which unwinds through its own error paths:
+# one line naming the output, exit 130, nothing left (env resets the SIGINT a script's background
+# job inherits as ignored)
+rm -rf "$T/sig"; mkdir -p "$T/sig"
+env --default-signal=INT "$AM" win7 --quiet --iso "$T/slow.iso" --drivers "$T/drv" --output "$T/sig/out.iso" \
+  2>"$T/sigint.log" &
+pid=$!
+for _ in $(seq 1 200); do ls -a "$T/sig" | grep -q '\.work-' && break; sleep 0.02; done
+done_before=0; [ -e "$T/sig/out.iso" ] && done_before=1  # the output appears only at the very end
+kill -INT "$pid"
+set +e; wait "$pid"; rc=$?; set -e
+[ "$rc" = 130 ] || { [ "$rc" = 0 ] && [ $done_before = 1 ]; } || fail "SIGINT: exit status $rc ($(cat "$T/sigint.log"))"
+if [ "$rc" = 130 ]; then
+  [ -z "$(ls -A "$T/sig")" ] || fail "SIGINT left files behind: $(ls -a "$T/sig")"
+  grep -qx "aero-media: $T/sig/out.iso: cancelled" "$T/sigint.log" || fail "SIGINT: $(cat "$T/sigint.log")"
+  pass "SIGINT stops the run cleanly: one line naming the output, nothing left behind (exit 130)"
+else
+  echo "ok - SIGINT: SKIPPED (the run finished before the signal)"
 fi
 echo "all win7 tests passed"
