@@ -39,7 +39,7 @@ meson compile -C build-asan
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 meson test -C build-asan --suite unit --suite udf --suite media-unit --print-errorlogs
 
 # The unit tests under valgrind memcheck: zero errors, zero leaks.
-meson test -C build --setup valgrind --suite unit --print-errorlogs
+meson test -C build --setup valgrind --suite unit --suite media-unit --print-errorlogs
 
 # Every fuzz target for a short fixed time (long runs: scripts/fuzz.sh --time 3600).
 say "fuzz targets (${AERO_FUZZ_SECONDS:-20}s each)"
