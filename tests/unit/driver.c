@@ -131,32 +131,18 @@ static void fg_log(void *opaque, const char *msg)
     snprintf(g->last_error, sizeof(g->last_error), "%s", msg);
 }
 
-const struct aero_host_ops fake_host_ops = {
-    .dma_read = fg_dma_read,
-    .dma_write = fg_dma_write,
-    .load16 = fg_load16,
-    .store16 = fg_store16,
-    .set_intx = fg_set_intx,
-    .msix_enabled = fg_msix_enabled,
-    .msix_notify = fg_msix_notify,
-    .status_changed = fg_status_changed,
-    .log_guest_error = fg_log,
-};
+/* The synchronous host (doorbells processed at once) and the deferred one differ only in
+ * schedule. */
+#define FAKE_HOST_OPS                                                                              \
+    .dma_read = fg_dma_read, .dma_write = fg_dma_write, .load16 = fg_load16,                       \
+    .store16 = fg_store16, .set_intx = fg_set_intx, .msix_enabled = fg_msix_enabled,               \
+    .msix_notify = fg_msix_notify, .status_changed = fg_status_changed, .log_guest_error = fg_log
+
+const struct aero_host_ops fake_host_ops = {FAKE_HOST_OPS};
 
 static void fg_schedule(void *opaque) { ((struct fake_guest *)opaque)->schedules++; }
 
-const struct aero_host_ops fake_host_ops_deferred = {
-    .dma_read = fg_dma_read,
-    .dma_write = fg_dma_write,
-    .load16 = fg_load16,
-    .store16 = fg_store16,
-    .set_intx = fg_set_intx,
-    .msix_enabled = fg_msix_enabled,
-    .msix_notify = fg_msix_notify,
-    .status_changed = fg_status_changed,
-    .log_guest_error = fg_log,
-    .schedule = fg_schedule,
-};
+const struct aero_host_ops fake_host_ops_deferred = {FAKE_HOST_OPS, .schedule = fg_schedule};
 
 void fg_init_size(struct fake_guest *g, uint64_t size)
 {
