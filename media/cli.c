@@ -5,6 +5,7 @@
  * its progress callback, so it unwinds cleanly; a second SIGINT, or a command that has not
  * stopped within STOP_GRACE_SECONDS, ends the process as the other signals do.
  */
+#include "domain.h"
 #include "driver_iso.h"
 #include "error.h"
 #include "inf.h"
@@ -326,6 +327,109 @@ static int cmd_verify(int argc, char **argv)
     return ok ? 0 : fail(e);
 }
 
+static int cmd_domain(int argc, char **argv)
+{
+    g_autofree char *name = NULL, *iso = NULL, *drivers_iso = NULL, *disk = NULL, *disk_size = NULL;
+    g_autofree char *firmware = NULL, *emulator = NULL, *accel = NULL, *sound = NULL, *network = NULL;
+    g_autofree char *output = NULL, *connect = NULL;
+    int memory = 0, vcpus = 0, header_len = 0;
+    gboolean define = FALSE, start = FALSE, paused = FALSE, replace = FALSE, reuse_disk = FALSE, quiet = FALSE;
+    GOptionEntry entries[] = {
+        {"name", 'n', 0, G_OPTION_ARG_STRING, &name, "Domain name", "NAME"},
+        {"iso", 'i', 0, G_OPTION_ARG_FILENAME, &iso, "Install ISO (aero-media win7 output), a SATA CD-ROM", "INSTALL.iso"},
+        {"drivers-iso", 0, 0, G_OPTION_ARG_FILENAME, &drivers_iso, "Driver ISO (aero-media driver-iso output), a second CD-ROM", "DRIVERS.iso"},
+        {"disk", 0, 0, G_OPTION_ARG_FILENAME, &disk, "Disk image on aero-virtio-blk-pci (created by --define unless it exists)", "DISK.qcow2"},
+        {"disk-size", 0, 0, G_OPTION_ARG_STRING, &disk_size, "Size of a disk this run creates (default 64G)", "SIZE"},
+        {"memory", 'm', 0, G_OPTION_ARG_INT, &memory, "Memory in MiB (default 2048)", "MIB"},
+        {"vcpus", 0, 0, G_OPTION_ARG_INT, &vcpus, "Virtual CPUs (default 2)", "N"},
+        {"firmware", 0, 0, G_OPTION_ARG_STRING, &firmware, "bios (SeaBIOS, default) or uefi (OVMF; x64 media only)", "FW"},
+        {"emulator", 0, 0, G_OPTION_ARG_FILENAME, &emulator, "Patched QEMU (default: the one this project built)", "PATH"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &accel, "auto (KVM where it really runs a guest, default), kvm or tcg", "ACCEL"},
+        {"sound", 0, 0, G_OPTION_ARG_STRING, &sound, "off (the only value until aero-virtio-snd-pci exists)", "on|off"},
+        {"network", 0, 0, G_OPTION_ARG_STRING, &network, "user (default), bridge=NAME or network=NAME", "NET"},
+        {"net-header-len", 0, 0, G_OPTION_ARG_INT, &header_len, "NIC header length: 10 (Aero driver) or 12 (virtio-win, Linux); default from the driver ISO's manifest", "N"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write the domain XML here (default: stdout, unless defining)", "FILE"},
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &connect, "libvirt URI (default qemu:///system; qemu:///embed?root=DIR needs no daemon)", "URI"},
+        {"define", 0, 0, G_OPTION_ARG_NONE, &define, "Create the disk and define the domain", NULL},
+        {"start", 0, 0, G_OPTION_ARG_NONE, &start, "Define and start it", NULL},
+        {"paused", 0, 0, G_OPTION_ARG_NONE, &paused, "With --start: vCPUs paused until 'virsh resume'", NULL},
+        {"replace", 0, 0, G_OPTION_ARG_NONE, &replace, "Redefine a domain of that name (it must not be running)", NULL},
+        {"reuse-disk", 0, 0, G_OPTION_ARG_NONE, &reuse_disk, "Use an existing disk image as it is", NULL},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- write, define and start a libvirt domain on AERO-W7-VIRTIO devices");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx,
+        "q35 machine; disk on aero-virtio-blk-pci, NIC on aero-virtio-net-pci, keyboard/mouse/tablet as\n"
+        "functions 0/1/2 of one aero-virtio input slot: native libvirt <disk>, <interface> and <input>\n"
+        "devices whose QEMU driver <qemu:override> switches to the aero one. Both ISOs on SATA CD-ROMs,\n"
+        "boot order disk then install CD; VNC on 127.0.0.1 with std VGA; serial console on a pty.\n"
+        "type='kvm' when /dev/kvm really runs a guest with the emulator (probed), else 'qemu' (TCG).");
+    GError *e = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
+        int rc = usage_error("domain", "%s", e->message);
+        g_error_free(e);
+        return rc;
+    }
+    if (argc > 1)
+        return usage_error("domain", "unexpected argument '%s'", argv[1]);
+    if (!name || !iso || !disk)
+        return usage_error("domain", "--name, --iso and --disk are required");
+    MediaDomainOptions o = {.name = name, .iso = iso, .drivers_iso = drivers_iso, .disk = disk,
+                            .emulator = emulator, .output = output, .connect = connect, .define = define,
+                            .start = start, .paused = paused, .replace = replace, .reuse_disk = reuse_disk};
+    if (disk_size && !media_parse_size(disk_size, &o.disk_size))
+        return usage_error("domain", "--disk-size '%s': give a size such as 64G, 512M or 1T", disk_size);
+    if (memory < 0 || (memory && memory < 256) || memory > 4 * 1024 * 1024)
+        return usage_error("domain", "--memory must be between 256 and 4194304 MiB");
+    if (vcpus < 0 || vcpus > 255)
+        return usage_error("domain", "--vcpus must be between 1 and 255");
+    if (header_len && header_len != 10 && header_len != 12)
+        return usage_error("domain", "--net-header-len must be 10 or 12");
+    o.memory_mib = (guint)memory;
+    o.vcpus = (guint)vcpus;
+    o.net_header_len = (guint)header_len;
+    if (!firmware || !strcmp(firmware, "bios"))
+        o.firmware = MEDIA_FIRMWARE_BIOS;
+    else if (!strcmp(firmware, "uefi"))
+        o.firmware = MEDIA_FIRMWARE_UEFI;
+    else
+        return usage_error("domain", "--firmware must be bios or uefi");
+    if (!accel || !strcmp(accel, "auto"))
+        o.accel = MEDIA_ACCEL_AUTO;
+    else if (!strcmp(accel, "kvm"))
+        o.accel = MEDIA_ACCEL_KVM;
+    else if (!strcmp(accel, "tcg"))
+        o.accel = MEDIA_ACCEL_TCG;
+    else
+        return usage_error("domain", "--accel must be auto, kvm or tcg");
+    if (sound && !strcmp(sound, "on"))
+        return usage_error("domain", "--sound on: aero-virtio-snd-pci does not exist yet; only --sound off is accepted");
+    if (sound && strcmp(sound, "off"))
+        return usage_error("domain", "--sound must be off (on once aero-virtio-snd-pci exists)");
+    if (!network || !strcmp(network, "user")) {
+        o.net = MEDIA_NET_USER;
+    } else if (g_str_has_prefix(network, "bridge=") && network[7]) {
+        o.net = MEDIA_NET_BRIDGE;
+        o.net_source = network + 7;
+    } else if (g_str_has_prefix(network, "network=") && network[8]) {
+        o.net = MEDIA_NET_NETWORK;
+        o.net_source = network + 8;
+    } else {
+        return usage_error("domain", "--network must be user, bridge=NAME or network=NAME");
+    }
+    if (paused && !start)
+        return usage_error("domain", "--paused needs --start");
+    if ((replace || reuse_disk) && !define && !start)
+        return usage_error("domain", "--replace and --reuse-disk need --define or --start");
+    Reporter r;
+    o.progress = reporter(&r, quiet);
+    gboolean ok = media_domain(&o, &e);
+    media_progress_free(r.p);
+    return ok ? 0 : fail(e);
+}
+
 static const struct {
     const char *name, *summary;
     int (*fn)(int, char **);
@@ -333,6 +437,7 @@ static const struct {
     {"driver-iso", "validate driver packages and write a driver ISO", cmd_driver_iso},
     {"win7", "patch a Windows 7 install ISO (drivers, certificate, BCD, unattend)", cmd_win7},
     {"verify", "check a patched ISO (with its manifest, if any)", cmd_verify},
+    {"domain", "write, define and start a libvirt domain on the aero devices", cmd_domain},
 };
 
 static void usage(void)
