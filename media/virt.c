@@ -34,6 +34,9 @@ static void ensure_event_loop(void)
 {
     static gsize once = 0;
     if (g_once_init_enter(&once)) {
+        /* the embedded driver logs its errors to stderr besides returning them: one line is ours */
+        if (!g_getenv("LIBVIRT_LOG_OUTPUTS"))
+            g_setenv("LIBVIRT_LOG_OUTPUTS", "1:file:/dev/null", TRUE);
         virSetErrorFunc(NULL, quiet_errors);
         virEventRegisterDefaultImpl();
         g_thread_unref(g_thread_new("aero-media-libvirt-events", event_loop, NULL));
@@ -56,8 +59,11 @@ MediaVirt *media_virt_open(const char *uri, GError **error)
         virErrorPtr err = virGetLastError();
         gboolean no_daemon = err && (err->code == VIR_ERR_SYSTEM_ERROR || err->code == VIR_ERR_NO_CONNECT) &&
                              err->message && (strstr(err->message, "socket") || strstr(err->message, "connect"));
+        /* libvirt's QEMU driver needs the account libvirt-daemon-system creates, even embedded */
+        gboolean no_account = strstr(last_error(), "Failed to parse user 'libvirt-qemu'") != NULL;
         g_set_error(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED, "%s: cannot connect to libvirt%s: %s", u,
-                    no_daemon ? " (is libvirtd running? or use --connect 'qemu:///embed?root=DIR', no daemon)" : "",
+                    no_daemon ? " (is libvirtd running? or use --connect 'qemu:///embed?root=DIR', no daemon)"
+                    : no_account ? " (install libvirt-daemon-system, or create the libvirt-qemu user and group)" : "",
                     last_error());
         return NULL;
     }
