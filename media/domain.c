@@ -442,10 +442,49 @@ static gboolean probe_emulator(const char *emu, GError **error)
     return TRUE;
 }
 
-/* Whether KVM really runs a guest with this emulator. /dev/kvm can exist and still hang guests
- * (nested or paravirtual flavours), so boot a 64 KiB firmware whose reset vector asks the
- * keyboard controller for a system reset: with -no-reboot QEMU then exits 0 at once. Anything
- * else within the time limit (no KVM compiled in, no permission, a hang) means TCG. */
+/* The KVM probe's firmware: 64 KiB mapped below 4 GiB. The reset vector jumps to code that enters
+ * 32-bit protected mode with a flat GDT and then asks the keyboard controller for a system reset,
+ * so with -no-reboot QEMU exits 0 at once. A /dev/kvm that exists but cannot run guests (the
+ * development VMs' runs SeaBIOS and then hangs where Linux leaves real mode) never gets there. */
+#define PROBE_ROM_SIZE 65536
+#define PROBE_CODE 0xff00 /* physical 0xffffff00 */
+#define PROBE_GDT 0xff80
+#define PROBE_GDTR 0xffa0
+#define PROBE_RESET 0xfff0
+static const guint8 probe_code[] = {
+    0xfa,                                     /* cli */
+    0x2e, 0x66, 0x0f, 0x01, 0x16, 0xa0, 0xff, /* lgdtl %cs:0xffa0 */
+    0x0f, 0x20, 0xc0,                         /* mov %cr0, %eax */
+    0x66, 0x83, 0xc8, 0x01,                   /* or $1, %eax (PE) */
+    0x0f, 0x22, 0xc0,                         /* mov %eax, %cr0 */
+    0x66, 0xea, 0x1a, 0xff, 0xff, 0xff, 0x08, 0x00, /* ljmpl $0x08, $0xffffff1a (next insn) */
+    0x66, 0xb8, 0x10, 0x00,                   /* .code32: mov $0x10, %ax */
+    0x8e, 0xd8,                               /* mov %ax, %ds */
+    0xb0, 0xfe,                               /* mov $0xfe, %al */
+    0xe6, 0x64,                               /* out %al, $0x64: pulse reset */
+    0xf4, 0xeb, 0xfd,                         /* 1: hlt; jmp 1b */
+};
+
+static guint8 *probe_rom(void)
+{
+    guint8 *rom = g_malloc(PROBE_ROM_SIZE);
+    memset(rom, 0xf4, PROBE_ROM_SIZE); /* hlt everywhere else */
+    memcpy(rom + PROBE_CODE, probe_code, sizeof(probe_code));
+    static const guint64 gdt[] = {0, 0x00cf9a000000ffffull /* code, flat 4 GiB */, 0x00cf92000000ffffull /* data */};
+    for (guint i = 0; i < G_N_ELEMENTS(gdt); i++)
+        for (guint b = 0; b < 8; b++)
+            rom[PROBE_GDT + 8 * i + b] = (guint8)(gdt[i] >> (8 * b));
+    const guint32 gdt_base = 0xffff0000u + PROBE_GDT;
+    const guint8 gdtr[] = {sizeof(gdt) - 1, 0, gdt_base & 0xff, (gdt_base >> 8) & 0xff, (gdt_base >> 16) & 0xff,
+                           gdt_base >> 24};
+    memcpy(rom + PROBE_GDTR, gdtr, sizeof(gdtr));
+    const guint8 jump[] = {0xe9, 0x0d, 0xff}; /* at F000:FFF0: jmp 0xff00 */
+    memcpy(rom + PROBE_RESET, jump, sizeof(jump));
+    return rom;
+}
+
+/* Whether KVM really runs a guest with this emulator: the probe firmware above under -accel kvm,
+ * within a time limit. Anything else (no KVM compiled in, no permission, a hang) means TCG. */
 static gboolean kvm_works(const char *emu, char **why)
 {
     if (g_access("/dev/kvm", R_OK | W_OK) != 0) {
@@ -457,13 +496,9 @@ static gboolean kvm_works(const char *emu, char **why)
         *why = g_strdup("cannot create a temporary folder for the KVM probe");
         return FALSE;
     }
-    g_autofree char *fw = g_build_filename(dir, "reset.bin", NULL);
-    guint8 *rom = g_malloc(65536);
-    memset(rom, 0xf4, 65536); /* hlt everywhere */
-    /* at F000:FFF0: mov al, 0xfe; out 0x64, al; hlt; jmp $-1 */
-    static const guint8 code[] = {0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd};
-    memcpy(rom + 65536 - 16, code, sizeof(code));
-    gboolean written = g_file_set_contents(fw, (const char *)rom, 65536, NULL);
+    g_autofree char *fw = g_build_filename(dir, "probe.rom", NULL);
+    guint8 *rom = probe_rom();
+    gboolean written = g_file_set_contents(fw, (const char *)rom, PROBE_ROM_SIZE, NULL);
     g_free(rom);
     gboolean ok = FALSE;
     if (!written) {
@@ -476,10 +511,11 @@ static gboolean kvm_works(const char *emu, char **why)
         int status = -1;
         gboolean timed_out;
         if (!run_limited(argv, KVM_PROBE_TIMEOUT_S, &out, &status, &timed_out, NULL))
-            *why = timed_out ? g_strdup_printf("a KVM guest did not run within %d s", KVM_PROBE_TIMEOUT_S)
+            *why = timed_out ? g_strdup_printf("/dev/kvm is there, but a KVM guest did not reach protected mode "
+                                               "within %d s", KVM_PROBE_TIMEOUT_S)
                              : g_strdup("the emulator did not start");
         else if (status != 0)
-            *why = g_strdup_printf("the emulator cannot use KVM (%s)", g_strstrip(out));
+            *why = g_strdup_printf("the emulator cannot use KVM: %s", g_strstrip(out));
         else
             ok = TRUE;
     }
