@@ -251,6 +251,21 @@ char *media_domain_xml(const MediaDomainSpec *s)
     prop(child(nic, "rom", NULL), "enabled", "no");
     alias(nic, ALIAS_NIC);
 
+    /* USB as ICH9 EHCI with its UHCI companions, which Windows 7 drives out of the box (libvirt's
+     * q35 default, qemu-xhci, has no Windows 7 driver) */
+    static const struct {
+        const char *model;
+        const char *startport;
+    } usb[] = {{"ich9-ehci1", NULL}, {"ich9-uhci1", "0"}, {"ich9-uhci2", "2"}, {"ich9-uhci3", "4"}};
+    for (guint i = 0; i < G_N_ELEMENTS(usb); i++) {
+        xmlNodePtr c = child(dev, "controller", NULL);
+        prop(c, "type", "usb");
+        prop(c, "index", "0");
+        prop(c, "model", usb[i].model);
+        if (usb[i].startport)
+            prop(child(c, "master", NULL), "startport", usb[i].startport);
+    }
+
     input(dev, "keyboard", ALIAS_KBD, 0);
     input(dev, "mouse", ALIAS_MOUSE, 1);
     input(dev, "tablet", ALIAS_TABLET, 2);

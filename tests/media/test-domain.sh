@@ -4,7 +4,7 @@
 # virt-xml-validate (libvirt's own schema); its content is read back with xmllint XPath: q35,
 # emulator, disk/NIC/input as native devices switched to the aero drivers by <qemu:override>,
 # the input functions 0/1/2 of one slot, CD-ROMs on SATA, boot order, VNC on localhost, std VGA,
-# pty serial, SeaBIOS or OVMF, type qemu/kvm, and header-len 12 for virtio-win's NetKVM, 10 for
+# pty serial, ICH9 USB, SeaBIOS or OVMF, type qemu/kvm, and header-len 12 for virtio-win's NetKVM, 10 for
 # Aero's net driver. Bad input fails with one line naming the problem and writes nothing.
 # Needs the patched QEMU (the emulator is probed): skipped when it has not been built.
 #   test-domain.sh AERO_MEDIA_BINARY
@@ -73,6 +73,8 @@ done
 [ "$(x "$X" 'string(/domain/devices/video/model/@type)')" = vga ] || fail "video is not std VGA"
 [ "$(x "$X" 'string(/domain/devices/serial/@type)')" = pty ] || fail "serial is not a pty"
 [ "$(x "$X" 'count(/domain/devices/sound)')" = 0 ] || fail "sound device without aero-virtio-snd-pci"
+[ "$(x "$X" 'count(/domain/devices/controller[@type="usb"][@model="ich9-ehci1" or starts-with(@model, "ich9-uhci")])')" = 4 ] ||
+  fail "USB is not ICH9 EHCI + UHCI (what Windows 7 drives)"
 pass "BIOS domain: valid XML, native devices switched to the aero drivers, header-len 12 for NetKVM"
 
 # ---- Aero's drivers, UEFI, stdout --------------------------------------------------------------
