@@ -568,13 +568,16 @@ static gboolean copy_from_iso(void *user, guint64 offset, guint64 length, int fd
 static gboolean boot_wim_arch(MediaIso *iso, const char *path, const char *stored, guint *arch, GError **error)
 {
     g_autofree char *work = media_cleanup_tmp_dir("aero-media-domain-XXXXXX", error);
-    if (!work)
+    if (!work) {
+        g_prefix_error(error, "%s: cannot create a temporary folder: ", g_get_tmp_dir());
         return FALSE;
+    }
     g_autofree char *label = g_strdup_printf("%s:%s", path, stored);
     g_autofree char *copy = g_build_filename(work, "boot.wim", NULL);
     WimInIso src = {iso, stored, copy};
     MediaWimSource ws = {(guint64)media_iso_file_size(iso, stored), copy_from_iso, &src};
     MediaWim *w = media_wim_open(&ws, copy, label, NULL, error);
+    gboolean opened = w != NULL;
     if (w) {
         *arch = media_wim_image_count(w) > 0 ? media_wim_image_arch(w, 1) : 0;
         media_wim_close(w);
@@ -583,7 +586,7 @@ static gboolean boot_wim_arch(MediaIso *iso, const char *path, const char *store
     }
     media_rm_rf(work);
     media_cleanup_remove(work);
-    return w && *arch;
+    return opened && *arch;
 }
 
 /* The install media's architecture from boot.wim (MediaArch bit), 0 when the ISO is not Windows
@@ -623,6 +626,8 @@ static JsonParser *load_driver_manifest(const char *path, GError **error)
     if (!stored)
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                     "%s: no manifest.json: not a driver ISO written by 'aero-media driver-iso'", path);
+    else if (!work)
+        g_prefix_error(error, "%s: cannot create a temporary folder: ", g_get_tmp_dir());
     if (work) {
         g_autofree char *copy = g_build_filename(work, "manifest.json", NULL);
         GError *e = NULL;
