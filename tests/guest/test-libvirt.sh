@@ -26,7 +26,7 @@ DIR=$AERO_TEST_DIR/libvirt
 mkdir -p "$DIR"
 srv=
 cleanup() {
-  [ -n "$srv" ] && kill "$srv" 2>/dev/null
+  [ -z "$srv" ] || kill "$srv" 2>/dev/null || true # (the server has usually exited already)
   virsh -q -c "$URI" destroy "$NAME" >/dev/null 2>&1 || true
   virsh -q -c "$URI" undefine "$NAME" >/dev/null 2>&1 || true
   [ "$AERO_KEEP" = 1 ] || rm -rf "$AERO_TEST_DIR"
