@@ -220,6 +220,13 @@ int main(int argc, char **argv)
                 time(NULL) >= end ? "timed out" : "domain stopped");
     if (!reported)
         printf("== the guest never asked for the counters\n");
+    /* the guest powers off after its result: stay until libvirt has seen it and ended QEMU (an
+     * embedded driver leaves a QEMU behind that shuts down after its process has gone) */
+    for (int i = 0; rc >= 0 && i < 300; i++) {
+        if (virDomainGetState(d, &state, &reason, 0) != 0 || state == VIR_DOMAIN_SHUTOFF)
+            break;
+        usleep(100 * 1000);
+    }
     if (atomic_load(&stream_done) == 0)
         virStreamAbort(st);
     virStreamFree(st);
