@@ -5,11 +5,13 @@
  * its progress callback, so it unwinds cleanly; a second SIGINT, or a command that has not
  * stopped within STOP_GRACE_SECONDS, ends the process as the other signals do.
  */
+#include "domain.h"
 #include "driver_iso.h"
 #include "error.h"
 #include "inf.h"
 #include "util.h"
 #include "verify.h"
+#include "vm.h"
 #include "win7.h"
 
 #include <locale.h>
@@ -326,6 +328,234 @@ static int cmd_verify(int argc, char **argv)
     return ok ? 0 : fail(e);
 }
 
+/* Options `domain` and `vm` share. */
+typedef struct {
+    char *name, *disk, *disk_size, *firmware, *emulator, *accel, *sound, *network, *output, *connect;
+    int memory, vcpus, header_len;
+    gboolean paused, replace, reuse_disk, quiet;
+} DomainArgs;
+
+static void domain_args_clear(DomainArgs *a)
+{
+    g_free(a->name);
+    g_free(a->disk);
+    g_free(a->disk_size);
+    g_free(a->firmware);
+    g_free(a->emulator);
+    g_free(a->accel);
+    g_free(a->sound);
+    g_free(a->network);
+    g_free(a->output);
+    g_free(a->connect);
+}
+
+/* The shared options go into the command's main group (GLib copies the entries). */
+static void add_domain_entries(GOptionContext *ctx, DomainArgs *a)
+{
+    GOptionEntry entries[] = {
+        {"name", 'n', 0, G_OPTION_ARG_STRING, &a->name, "Domain name", "NAME"},
+        {"disk", 0, 0, G_OPTION_ARG_FILENAME, &a->disk, "Disk image on aero-virtio-blk-pci (created unless it exists)", "DISK.qcow2"},
+        {"disk-size", 0, 0, G_OPTION_ARG_STRING, &a->disk_size, "Size of a disk this run creates (default 64G)", "SIZE"},
+        {"memory", 'm', 0, G_OPTION_ARG_INT, &a->memory, "Memory in MiB (default 2048)", "MIB"},
+        {"vcpus", 0, 0, G_OPTION_ARG_INT, &a->vcpus, "Virtual CPUs (default 2)", "N"},
+        {"firmware", 0, 0, G_OPTION_ARG_STRING, &a->firmware, "bios (SeaBIOS, default) or uefi (OVMF; x64 media only)", "FW"},
+        {"emulator", 0, 0, G_OPTION_ARG_FILENAME, &a->emulator, "Patched QEMU (default: the one this project built)", "PATH"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &a->accel, "auto (KVM where it really runs a guest, default), kvm or tcg", "ACCEL"},
+        {"sound", 0, 0, G_OPTION_ARG_STRING, &a->sound, "off (the only value until aero-virtio-snd-pci exists)", "on|off"},
+        {"network", 0, 0, G_OPTION_ARG_STRING, &a->network, "user (default), bridge=NAME or network=NAME", "NET"},
+        {"net-header-len", 0, 0, G_OPTION_ARG_INT, &a->header_len, "NIC header length: 10 (Aero driver) or 12 (virtio-win, Linux); default from the driver ISO's manifest", "N"},
+        {"output", 'o', 0, G_OPTION_ARG_FILENAME, &a->output, "Also write the domain XML here", "FILE"},
+        {"connect", 'c', 0, G_OPTION_ARG_STRING, &a->connect, "libvirt URI (default qemu:///system; qemu:///embed?root=DIR needs no daemon)", "URI"},
+        {"paused", 0, 0, G_OPTION_ARG_NONE, &a->paused, "Start with the vCPUs paused until 'virsh resume'", NULL},
+        {"replace", 0, 0, G_OPTION_ARG_NONE, &a->replace, "Redefine a domain of that name (it must not be running)", NULL},
+        {"reuse-disk", 0, 0, G_OPTION_ARG_NONE, &a->reuse_disk, "Use an existing disk image as it is", NULL},
+        {"quiet", 'q', 0, G_OPTION_ARG_NONE, &a->quiet, "No progress output", NULL},
+        {NULL},
+    };
+    g_option_context_add_main_entries(ctx, entries, NULL);
+}
+
+/* Check the shared values into o; a usage status (2) when one is bad, 0 when all are fine. */
+static int domain_values(const char *cmd, const DomainArgs *a, MediaDomainOptions *o)
+{
+    o->name = a->name;
+    o->disk = a->disk;
+    o->emulator = a->emulator;
+    o->output = a->output;
+    o->connect = a->connect;
+    o->paused = a->paused;
+    o->replace = a->replace;
+    o->reuse_disk = a->reuse_disk;
+    if (a->disk_size && !media_parse_size(a->disk_size, &o->disk_size))
+        return usage_error(cmd, "--disk-size '%s': give a size such as 64G, 512M or 1T", a->disk_size);
+    if (a->memory < 0 || (a->memory && a->memory < 256) || a->memory > 4 * 1024 * 1024)
+        return usage_error(cmd, "--memory must be between 256 and 4194304 MiB");
+    if (a->vcpus < 0 || a->vcpus > 255)
+        return usage_error(cmd, "--vcpus must be between 1 and 255");
+    if (a->header_len && a->header_len != 10 && a->header_len != 12)
+        return usage_error(cmd, "--net-header-len must be 10 or 12");
+    o->memory_mib = (guint)a->memory;
+    o->vcpus = (guint)a->vcpus;
+    o->net_header_len = (guint)a->header_len;
+    if (!a->firmware || !strcmp(a->firmware, "bios"))
+        o->firmware = MEDIA_FIRMWARE_BIOS;
+    else if (!strcmp(a->firmware, "uefi"))
+        o->firmware = MEDIA_FIRMWARE_UEFI;
+    else
+        return usage_error(cmd, "--firmware must be bios or uefi");
+    if (!a->accel || !strcmp(a->accel, "auto"))
+        o->accel = MEDIA_ACCEL_AUTO;
+    else if (!strcmp(a->accel, "kvm"))
+        o->accel = MEDIA_ACCEL_KVM;
+    else if (!strcmp(a->accel, "tcg"))
+        o->accel = MEDIA_ACCEL_TCG;
+    else
+        return usage_error(cmd, "--accel must be auto, kvm or tcg");
+    if (a->sound && !strcmp(a->sound, "on"))
+        return usage_error(cmd, "--sound on: aero-virtio-snd-pci does not exist yet; only --sound off is accepted");
+    if (a->sound && strcmp(a->sound, "off"))
+        return usage_error(cmd, "--sound must be off (on once aero-virtio-snd-pci exists)");
+    if (!a->network || !strcmp(a->network, "user")) {
+        o->net = MEDIA_NET_USER;
+    } else if (g_str_has_prefix(a->network, "bridge=") && a->network[7]) {
+        o->net = MEDIA_NET_BRIDGE;
+        o->net_source = a->network + 7;
+    } else if (g_str_has_prefix(a->network, "network=") && a->network[8]) {
+        o->net = MEDIA_NET_NETWORK;
+        o->net_source = a->network + 8;
+    } else {
+        return usage_error(cmd, "--network must be user, bridge=NAME or network=NAME");
+    }
+    return 0;
+}
+
+static const char domain_description[] =
+    "q35 machine; disk on aero-virtio-blk-pci, NIC on aero-virtio-net-pci, keyboard/mouse/tablet as\n"
+    "functions 0/1/2 of one aero-virtio input slot: native libvirt <disk>, <interface> and <input>\n"
+    "devices whose QEMU driver <qemu:override> switches to the aero one. Both ISOs on SATA CD-ROMs,\n"
+    "boot order disk then install CD; VNC on 127.0.0.1 with std VGA; serial console on a pty.\n"
+    "type='kvm' when /dev/kvm really runs a guest with the emulator (probed), else 'qemu' (TCG).";
+
+static int cmd_domain(int argc, char **argv)
+{
+    g_autofree char *iso = NULL, *drivers_iso = NULL;
+    gboolean define = FALSE, start = FALSE;
+    DomainArgs a = {0};
+    GOptionEntry entries[] = {
+        {"iso", 'i', 0, G_OPTION_ARG_FILENAME, &iso, "Install ISO (aero-media win7 output), a SATA CD-ROM", "INSTALL.iso"},
+        {"drivers-iso", 0, 0, G_OPTION_ARG_FILENAME, &drivers_iso, "Driver ISO (aero-media driver-iso output), a second CD-ROM", "DRIVERS.iso"},
+        {"define", 0, 0, G_OPTION_ARG_NONE, &define, "Create the disk and define the domain (else: XML only, to --output or stdout)", NULL},
+        {"start", 0, 0, G_OPTION_ARG_NONE, &start, "Define and start it", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- write, define and start a libvirt domain on AERO-W7-VIRTIO devices");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    add_domain_entries(ctx, &a);
+    g_option_context_set_description(ctx, domain_description);
+    GError *e = NULL;
+    int rc = 0;
+    MediaDomainOptions o = {.iso = iso, .drivers_iso = drivers_iso, .define = define, .start = start};
+    if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
+        rc = usage_error("domain", "%s", e->message);
+        g_error_free(e);
+    } else if (argc > 1) {
+        rc = usage_error("domain", "unexpected argument '%s'", argv[1]);
+    } else if (!a.name || !iso || !a.disk) {
+        rc = usage_error("domain", "--name, --iso and --disk are required");
+    } else if ((rc = domain_values("domain", &a, &o)) == 0) {
+        o.iso = iso;
+        o.drivers_iso = drivers_iso;
+        o.define = define;
+        o.start = start;
+        if (a.paused && !start)
+            rc = usage_error("domain", "--paused needs --start");
+        else if ((a.replace || a.reuse_disk) && !define && !start)
+            rc = usage_error("domain", "--replace and --reuse-disk need --define or --start");
+    }
+    if (rc == 0) {
+        Reporter r;
+        o.progress = reporter(&r, a.quiet);
+        gboolean ok = media_domain(&o, &e);
+        media_progress_free(r.p);
+        rc = ok ? 0 : fail(e);
+    }
+    domain_args_clear(&a);
+    return rc;
+}
+
+static int cmd_vm(int argc, char **argv)
+{
+    g_autofree char *iso = NULL, *drivers = NULL, *cert = NULL, *signing = NULL, *unattend = NULL, *key = NULL;
+    g_autofree char *cache = NULL;
+    gboolean allow_unsigned = FALSE, xml_only = FALSE;
+    DomainArgs a = {0};
+    GOptionEntry entries[] = {
+        {"iso", 'i', 0, G_OPTION_ARG_FILENAME, &iso, "Your Windows 7 SP1 install ISO (x86 or x64); never modified", "WIN7.iso"},
+        {"drivers", 'd', 0, G_OPTION_ARG_FILENAME, &drivers, "Driver tree: folder or ISO (virtio-win, Aero bundle)", "PATH"},
+        {"cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, "Test-signing certificate (PEM or DER) to trust", "CERT"},
+        {"signing", 0, 0, G_OPTION_ARG_STRING, &signing, "testsigning (default), nointegritychecks or none", "POLICY"},
+        {"unattend", 0, 0, G_OPTION_ARG_STRING, &unattend, "full (default: unattended install), drivers or none", "MODE"},
+        {"product-key", 0, 0, G_OPTION_ARG_STRING, &key, "Product key for --unattend full", "KEY"},
+        {"allow-unsigned", 0, 0, G_OPTION_ARG_NONE, &allow_unsigned, "Accept packages without a catalog", NULL},
+        {"cache", 0, 0, G_OPTION_ARG_FILENAME, &cache, "Folder for the built ISOs (default: the disk's folder)", "DIR"},
+        {"xml-only", 0, 0, G_OPTION_ARG_NONE, &xml_only, "Build (or reuse) the ISOs and write the XML; no libvirt", NULL},
+        {NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- from a Windows 7 ISO and drivers to a running libvirt VM on AERO-W7-VIRTIO devices");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    add_domain_entries(ctx, &a);
+    g_option_context_set_description(ctx,
+        "Runs driver-iso and win7 (with --unattend full unless told otherwise), creates the disk, defines\n"
+        "and starts the domain, and says how to watch it. The ISOs are kept in the cache folder under names\n"
+        "keyed by the hashes of their inputs and options: a re-run with the same inputs reuses them.\n\n"
+        "Domain: as 'aero-media domain'. " "Use --replace --reuse-disk to redefine an existing VM.");
+    GError *e = NULL;
+    int rc = 0;
+    MediaVmOptions o = {.iso = iso, .drivers = drivers, .cert = cert, .signing = MEDIA_SIGNING_TESTSIGNING,
+                        .unattend = MEDIA_UNATTEND_FULL, .allow_unsigned = allow_unsigned};
+    if (!g_option_context_parse(ctx, &argc, &argv, &e)) {
+        rc = usage_error("vm", "%s", e->message);
+        g_error_free(e);
+    } else if (argc > 1) {
+        rc = usage_error("vm", "unexpected argument '%s'", argv[1]);
+    } else if (!a.name || !iso || !drivers || !a.disk) {
+        rc = usage_error("vm", "--name, --iso, --drivers and --disk are required");
+    } else if ((rc = domain_values("vm", &a, &o.domain)) == 0) {
+        o.iso = iso;
+        o.drivers = drivers;
+        o.cert = cert;
+        o.product_key = key;
+        o.allow_unsigned = allow_unsigned;
+        o.cache_dir = cache;
+        o.xml_only = xml_only;
+        if (signing && !strcmp(signing, "nointegritychecks"))
+            o.signing = MEDIA_SIGNING_NOINTEGRITYCHECKS;
+        else if (signing && !strcmp(signing, "none"))
+            o.signing = MEDIA_SIGNING_NONE;
+        else if (signing && strcmp(signing, "testsigning"))
+            rc = usage_error("vm", "--signing must be testsigning, nointegritychecks or none");
+        if (unattend && !strcmp(unattend, "none"))
+            o.unattend = MEDIA_UNATTEND_NONE;
+        else if (unattend && !strcmp(unattend, "drivers"))
+            o.unattend = MEDIA_UNATTEND_DRIVERS;
+        else if (unattend && strcmp(unattend, "full"))
+            rc = usage_error("vm", "--unattend must be full, drivers or none");
+        if (!rc && key && o.unattend != MEDIA_UNATTEND_FULL)
+            rc = usage_error("vm", "--product-key needs --unattend full");
+        if (!rc && a.paused && xml_only)
+            rc = usage_error("vm", "--paused starts nothing with --xml-only");
+    }
+    if (rc == 0) {
+        Reporter r;
+        o.domain.progress = reporter(&r, a.quiet);
+        gboolean ok = media_vm(&o, &e);
+        media_progress_free(r.p);
+        rc = ok ? 0 : fail(e);
+    }
+    domain_args_clear(&a);
+    return rc;
+}
+
 static const struct {
     const char *name, *summary;
     int (*fn)(int, char **);
@@ -333,6 +563,8 @@ static const struct {
     {"driver-iso", "validate driver packages and write a driver ISO", cmd_driver_iso},
     {"win7", "patch a Windows 7 install ISO (drivers, certificate, BCD, unattend)", cmd_win7},
     {"verify", "check a patched ISO (with its manifest, if any)", cmd_verify},
+    {"domain", "write, define and start a libvirt domain on the aero devices", cmd_domain},
+    {"vm", "driver ISO + Windows 7 ISO + disk + domain, defined and started: the one command", cmd_vm},
 };
 
 static void usage(void)

@@ -20,9 +20,14 @@ OUT=$REPO/build/qemu
 SRC_CACHE=$REPO/build/qemu-src
 WORK=$REPO/build/qemu-work
 PREFIX=$REPO/build/prefix
+# What a Windows desktop VM under libvirt needs: KVM (used where /dev/kvm works), VNC, audio
+# backends (none and wav are always built; PulseAudio/PipeWire and ALSA), q35 with AHCI and USB
+# (Kconfig defaults). --firmwarepath makes the binary find Debian's SeaBIOS, VGA BIOS and option
+# ROMs by itself, as a libvirt domain needs (no -L on its command line).
 CONFIGURE_FLAGS=(--target-list=x86_64-softmmu --without-default-features --enable-slirp
-  --enable-tcg --enable-fdt=system --disable-install-blobs --disable-docs --disable-werror
-  --meson=meson)
+  --enable-tcg --enable-kvm --enable-vnc --enable-pa --enable-alsa --enable-fdt=system
+  --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
+  --disable-install-blobs --disable-docs --disable-werror --meson=meson)
 
 quiet=0
 [ "${CI:-}" = true ] && quiet=1

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The main job: build what is missing (library, patched QEMU, Linux test guest) and boot the test
-# guest on aero devices only — aero-virtio-blk-pci disk, aero-virtio-net-pci NIC (slirp), and the
-# keyboard/mouse/tablet input functions — show Linux's own virtio drivers using them (a fio run,
-# a ping, a key press, mouse motion and wheel, a tablet position injected over QMP and read back
-# from /dev/input), then print the devices' counters read over QMP.
+# The main job, through libvirt: build what is missing (library and aero-media, patched QEMU,
+# Linux test guest), make the test guest a bootable ISO, and let `aero-media domain` define and
+# start it on libvirt's embedded QEMU driver (qemu:///embed?root=..., no daemon) on aero devices
+# only: the disk on aero-virtio-blk-pci, the NIC on aero-virtio-net-pci (user networking), the
+# keyboard/mouse/tablet functions of one aero input slot. The guest's serial console is read
+# through libvirt while Linux's own virtio drivers use each device (fio, a ping, a key press,
+# mouse motion and wheel, a tablet position injected through libvirt); then the devices' counters
+# (QMP through libvirt) and libvirt's block stats; then the domain is torn down.
 #
 #   scripts/demo.sh [--shell] [--disk FILE]
 #
-# --shell      interactive: boot the same machine with a shell on this terminal instead of the
-#              scripted tour (Ctrl-A X quits QEMU)
-# --disk FILE  use this raw or qcow2 image as the disk (default: a fresh 256 MiB scratch file)
+# --shell      interactive: boot the same devices with a shell on this terminal, QEMU directly
+#              (Ctrl-A X quits QEMU)
+# --disk FILE  use this raw or qcow2 image as the disk (default: a fresh 256 MiB qcow2)
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 shell=0
@@ -18,42 +21,56 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --shell) shell=1; shift ;;
     --disk) disk=${2:?--disk needs a file}; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
 "$REPO/scripts/install-deps.sh"
+[ -f "$REPO/build/build.ninja" ] || meson setup "$REPO/build" >/dev/null
+meson compile -C "$REPO/build" >"$REPO/build/demo-compile.log" 2>&1 ||
+  { tail -n 20 "$REPO/build/demo-compile.log" >&2; echo "demo.sh: build failed (build/demo-compile.log)" >&2; exit 1; }
 "$REPO/scripts/build-qemu.sh"
 "$REPO/scripts/build-guest.sh"
 
 . "$REPO/tests/guest/lib.sh"
-if [ -z "$disk" ]; then
-  disk=$AERO_TEST_DIR/demo-disk.img
-  truncate -s 256M "$disk"
-fi
-[ -r "$disk" ] || fail "demo.sh: cannot read disk image $disk"
-fmt=raw
-case "$disk" in *.qcow2) fmt=qcow2 ;; esac
-
-DEVICES=(
-  -drive "file=$disk,if=none,id=d0,format=$fmt,cache=writeback"
-  -device aero-virtio-blk-pci,drive=d0,id=disk0,serial=AERO-DEMO-DISK
-  -netdev user,id=n0
-  -device aero-virtio-net-pci,netdev=n0,id=nic0,header-len=12
-  -device aero-virtio-keyboard-pci,id=kbd0,addr=0x6.0,multifunction=on
-  -device aero-virtio-mouse-pci,id=mouse0,addr=0x6.1
-  -device aero-virtio-tablet-pci,id=tablet0,addr=0x6.2
-)
+. "$REPO/tests/guest/libvirt-lib.sh"
 
 if [ $shell = 1 ]; then
+  if [ -z "$disk" ]; then
+    disk=$AERO_TEST_DIR/demo-disk.img
+    truncate -s 256M "$disk"
+  fi
+  [ -r "$disk" ] || fail "demo.sh: cannot read disk image $disk"
+  fmt=raw
+  case "$disk" in *.qcow2) fmt=qcow2 ;; esac
   exec "$AERO_QEMU" -accel tcg -m 1024 -nographic -no-reboot -nic none \
-    -L /usr/share/seabios -L /usr/share/qemu \
     -kernel "$AERO_GUEST/vmlinuz" -initrd "$AERO_GUEST/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 i8042.noaux i8042.nokbd" "${DEVICES[@]}"
+    -append "console=ttyS0 quiet panic=-1 i8042.noaux i8042.nokbd" \
+    -drive "file=$disk,if=none,id=d0,format=$fmt,cache=writeback" \
+    -device aero-virtio-blk-pci,drive=d0,id=disk0,serial=AERO-DEMO-DISK \
+    -netdev user,id=n0 -device aero-virtio-net-pci,netdev=n0,id=nic0,header-len=12 \
+    -device aero-virtio-keyboard-pci,id=kbd0,addr=0x6.0,multifunction=on \
+    -device aero-virtio-mouse-pci,id=mouse0,addr=0x6.1 \
+    -device aero-virtio-tablet-pci,id=tablet0,addr=0x6.2
 fi
 
-cat >"$AERO_TEST_DIR/demo-guest.sh" <<'EOF'
+NAME=aero-demo
+DIR=$AERO_TEST_DIR
+URI=$(embed_root "$DIR/libvirt")
+disk_args=(--disk "$DIR/demo-disk.qcow2" --disk-size 256M)
+if [ -n "$disk" ]; then
+  [ -r "$disk" ] || fail "demo.sh: cannot read disk image $disk"
+  disk_args=(--disk "$disk" --reuse-disk)
+fi
+cleanup() {
+  virsh -q -c "$URI" destroy "$NAME" >/dev/null 2>&1 || true
+  virsh -q -c "$URI" undefine "$NAME" >/dev/null 2>&1 || true
+  [ "$AERO_KEEP" = 1 ] || rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+cat >"$DIR/demo-guest.sh" <<'GUEST'
 echo "== PCI functions bound to virtio_pci"
 for d in /sys/bus/pci/devices/*; do
   [ "$(cat $d/vendor)" = 0x1af4 ] || continue
@@ -84,40 +101,38 @@ for n in Keyboard Mouse Tablet; do
   cat /dev/input/$(evnode "Aero Virtio $n") > /tmp/$n.bin & pids="$pids $!"
 done
 sleep 1
-echo "INPUT-READY (the host now injects a key, motion, wheel and a tablet position over QMP)"
+echo "INPUT-READY (the host now injects motion, wheel, a tablet position and a key through libvirt)"
 i=0
 while ! decode /tmp/Keyboard.bin kbd | grep -q "code  30 value 0"; do
   i=$((i + 1)); [ $i -lt 150 ] || { echo "  no input arrived"; break; }
   sleep 0.2
 done
 sleep 0.5
-kill $pids
 echo "events read from /dev/input (EV_KEY 1, EV_REL 2, EV_ABS 3; SYN_REPORTs not shown):"
 for n in Keyboard Mouse Tablet; do decode /tmp/$n.bin $n; done
 echo "== interrupts"
 grep -i virtio /proc/interrupts
-EOF
-
-AERO_APPEND="i8042.noaux i8042.nokbd" guest_start demo "$AERO_TEST_DIR/demo-guest.sh" "${DEVICES[@]}"
-# Input through QEMU's input layer, as a VNC/GTK display would deliver it. QEMU sends pointer
-# motion to the most recently activated pointer of its kind: relative to the mouse, absolute to
-# the tablet; the wheel reaches the mouse node either way.
-if wait_for_line demo '^INPUT-READY'; then
-  ev() { guest_qmp demo "{\"execute\":\"input-send-event\",\"arguments\":{\"events\":[$1]}}" >/dev/null; }
-  ev '{"type":"rel","data":{"axis":"x","value":25}},{"type":"rel","data":{"axis":"y","value":-10}}'
-  ev '{"type":"btn","data":{"down":true,"button":"wheel-up"}}'
-  ev '{"type":"btn","data":{"down":false,"button":"wheel-up"}}'
-  ev '{"type":"abs","data":{"axis":"x","value":16384}},{"type":"abs","data":{"axis":"y","value":8192}}'
-  ev '{"type":"key","data":{"down":true,"key":{"type":"qcode","data":"a"}}}'
-  ev '{"type":"key","data":{"down":false,"key":{"type":"qcode","data":"a"}}}'
-fi
-guest_wait demo
-sed -n '/^AERO-GUEST-START/,/^AERO-GUEST-EXIT/p' "$(guest_log demo)" | grep -v '^AERO-GUEST'
-echo "== device counters (QMP qom-get .../stats)"
-for dev in disk0 nic0 kbd0 mouse0 tablet0; do
-  echo "-- $dev"
-  guest_stats demo "$dev"
+echo "COUNTERS-READY (the host reads the device counters through libvirt, then presses B)"
+i=0
+while ! decode /tmp/Keyboard.bin kbd | grep -q "code  48 value 0"; do
+  i=$((i + 1)); [ $i -lt 300 ] || break
+  sleep 0.2
 done
-guest_stop demo
-[ "$GUEST_RC" = 0 ] || fail "demo guest script failed (rc=$GUEST_RC)"
-echo "demo finished: the Linux guest ran on aero-virtio devices"
+kill $pids
+GUEST
+say "making the test guest a bootable ISO"
+guest_iso "$DIR/demo-guest.iso" "$DIR/demo-guest.sh"
+say "aero-media domain --connect '$URI' --start"
+"$(aero_media)" domain --name "$NAME" --iso "$DIR/demo-guest.iso" "${disk_args[@]}" --memory 1024 --vcpus 1 \
+  --net-header-len 12 --connect "$URI" --start --paused --output "$DIR/$NAME.xml" ||
+  fail "aero-media domain failed"
+say "reading the guest's console through libvirt (domain XML: $DIR/$NAME.xml, kept with AERO_KEEP=1)"
+# live: the guest's own lines, and what the host prints while the guest waits (counters, block stats)
+set +e
+"$(virt_console)" "$URI" "$NAME" "$AERO_GUEST_TIMEOUT" ua-aero-disk ua-aero-nic ua-aero-kbd ua-aero-mouse ua-aero-tablet \
+  2>"$DIR/console.err" | sed -u 's/\r$//' | tee "$DIR/console.log" | sed -u -n '/^AERO-GUEST-START/,/^AERO-GUEST-EXIT/p' |
+  grep --line-buffered -v -e '^AERO-GUEST' -e '^COUNTERS-READY' -e '^== end of counters'
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" = 0 ] || { cat "$DIR/console.err" >&2; fail "demo guest script failed (rc=$rc)"; }
+echo "demo finished: the Linux guest ran on aero-virtio devices, defined and started through libvirt"

@@ -23,6 +23,11 @@ PKGS=(
   genisoimage
   # UEFI option ROM (firmware/) and firmware boot tests: OVMF, boot disks built at test time
   gnu-efi ovmf mtools dosfstools fdisk syslinux syslinux-common systemd-boot-efi
+  # aero-media domain / vm (libvirt's C API, libxml2), the libvirt guest test and demo (embedded
+  # QEMU driver, virsh, virt-xml-validate, a bootable ISO with ISOLINUX)
+  libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-dev isolinux
+  # the patched QEMU's audio backends (PulseAudio/PipeWire, ALSA)
+  libpulse-dev libasound2-dev
 )
 
 missing=()

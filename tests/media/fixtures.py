@@ -3,13 +3,14 @@
 
     fixtures.py drivers DEST [--layout virtio-win|aero|guest-tools|flat|multiarch]
                 [--archs x86,amd64] [--break missing-sys|missing-cat|no-hwid|bad-version]
-                [--utf16] [--rev01] [--long-name]
+                [--utf16] [--rev01] [--long-name] [--net-service NAME]
 
 Layouts: virtio-win <dev>/w7/<arch>/ (plus older-OS copies), aero drivers/<dev>/<x64|x86>/,
 guest-tools drivers/<arch>/<pkg>/, flat <arch>/w7/*.inf (every INF in one folder), multiarch
 <dev>/<dev>.inf with NTx86 and NTamd64 models and the binaries in <dev>/<arch>/.
 --rev01: the models name only ...&REV_01 hardware IDs; --long-name: viostor also ships a file
-whose name is longer than Joliet's default 64 characters.
+whose name is longer than Joliet's default 64 characters. --net-service: the net package's
+service name (default netkvm, virtio-win's; Aero's own driver has another).
 
 Writes real INF text (Version, Manufacturer with NTx86/NTamd64 decorations, models, install
 and .Services sections, SourceDisksNames/Files, Strings) plus placeholder .sys/.cat files.
@@ -175,7 +176,10 @@ def main():
     ap.add_argument("--utf16", action="store_true")
     ap.add_argument("--rev01", action="store_true")
     ap.add_argument("--long-name", action="store_true")
+    ap.add_argument("--net-service", default=None)
     a = ap.parse_args()
+    if a.net_service:
+        DEVICES["netkvm"] = (a.net_service,) + DEVICES["netkvm"][1:]
     write_tree(a.dest, a.layout, a.archs.split(","), a.brk, a.utf16, a.rev01, a.long_name)
 
 
