@@ -50,10 +50,11 @@ for t in "${targets[@]}"; do
   python3 "$REPO/tests/fuzz/seeds.py" "$corpus" "$t"
   out=$B/fuzz-$t.log
   rc=0
-  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+  # from inside build-fuzz/: libFuzzer writes its per-job logs (fuzz-N.log) to the current folder
+  (cd "$B" && UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
     "$B/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len=4096 -timeout=10 \
     -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
-    -artifact_prefix="$B/crashes/$t-" "$corpus" >"$out" 2>&1 || rc=$?
+    -artifact_prefix="$B/crashes/$t-" "$corpus") >"$out" 2>&1 || rc=$?
   stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$out" | tail -n 1 || true)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out" | tail -n 1)
   cov=$(echo "$stats" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
