@@ -53,6 +53,9 @@ AERO_API void aero_vdev_reset(struct aero_vdev *vdev);
  * device) and the device is untouched; on success it returns NULL, and the queues are
  * re-processed from the host's next pass (host->schedule; synchronously without it). */
 #define AERO_STATE_VERSION 1
+/* No device's blob comes near this (input, with a full backlog, is under 9 KiB): a host may
+ * refuse a longer one before allocating for it. */
+#define AERO_STATE_MAX_BYTES 65536u
 AERO_API size_t aero_vdev_save(const struct aero_vdev *vdev, uint8_t *buf, size_t cap);
 AERO_API const char *aero_vdev_load(struct aero_vdev *vdev, const uint8_t *buf, size_t len);
 
