@@ -31,7 +31,7 @@ cat >>"$AERO_TEST_DIR/migrate-guest.sh" <<'EOF'
 set -e
 echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null || true
 echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 2>/dev/null || true
-ifname() { for i in /sys/class/net/*; do [ "$(cat $i/address)" = "$1" ] && basename $i; done; }
+ifname() { for i in /sys/class/net/*; do [ "$(cat $i/address)" = "$1" ] && basename $i; done; true; }
 AERO=$(ifname 52:54:00:aa:00:01); PEER=$(ifname 52:54:00:bb:00:02)
 [ -n "$AERO" ] && [ -n "$PEER" ] || { echo "interfaces missing"; exit 2; }
 pci=$(readlink -f /sys/class/net/$AERO/device/..)
@@ -80,11 +80,27 @@ EOF
 DISK=$AERO_TEST_DIR/disk.img
 MIG_ARGS=(-m 512
   -drive "file=$DISK,if=none,id=d0,format=raw,cache=writeback"
-  -device aero-virtio-blk-pci,drive=d0,id=d0dev
+  -device aero-virtio-blk-pci,drive=d0,id=d0dev,addr=0x4
   -netdev hubport,id=h0,hubid=0 -netdev hubport,id=h1,hubid=0
-  -device aero-virtio-net-pci,netdev=h0,mac=52:54:00:aa:00:01,header-len=12,id=nic0
-  -device virtio-net-pci,netdev=h1,mac=52:54:00:bb:00:02,romfile=
+  -device aero-virtio-net-pci,netdev=h0,mac=52:54:00:aa:00:01,header-len=12,id=nic0,addr=0x6
+  -device virtio-net-pci,netdev=h1,mac=52:54:00:bb:00:02,romfile=,addr=0x7
   -device aero-virtio-keyboard-pci,addr=0x5.0,multifunction=on,id=kbd0)
+
+wait_for_workload() { # the guest script may also end early: fail then with its output
+  wait_for_line "$1" 'WORKLOAD-RUNNING\|^AERO-GUEST-EXIT' || fail "$1: workload did not start"
+  grep -q WORKLOAD-RUNNING "$(guest_log "$1")" ||
+    { tail -n 20 "$(guest_log "$1")" >&2; fail "$1: guest script ended before its workload ran"; }
+}
+
+# Wait until the disk is really busy (fio past its start-up) so the move happens mid-I/O.
+wait_blk_busy() {
+  local name=$1 i
+  for i in $(seq 1 600); do
+    [ "$(requests_of "$(guest_stats "$name" d0dev)")" -ge 300 ] && return 0
+    sleep 0.2
+  done
+  fail "$name: fio never got going"
+}
 
 keys() { # NAME CODES...: press and release each key
   local name=$1 k
@@ -121,7 +137,7 @@ wait_migration() { # NAME: until completed (prints the final query-migrate) or f
 wait_running() {
   local name=$1 i
   for i in $(seq 1 400); do
-    guest_qmp "$name" '{"execute":"query-status"}' 2>/dev/null | grep -q '"running"' && return 0
+    guest_qmp "$name" '{"execute":"query-status"}' 2>/dev/null | grep -q '"running": true' && return 0
     guest_alive "$name" || return 1
     sleep 0.25
   done
@@ -135,7 +151,7 @@ check_results() {
   cat "$@" | grep -E '^(net|fio rc|key|WORKLOAD)' | sed "s/^/  $name: /" >&2
   cat "$@" | python3 -c '
 import re, sys
-log = sys.stdin.read()
+log = sys.stdin.read().replace("\r", "")
 name, size = sys.argv[1], int(sys.argv[2]) << 20
 want_keys = [int(k) for k in sys.argv[3].split()]
 errs = []
@@ -143,7 +159,7 @@ if not re.search(r"^fio rc 0$", log, re.M): errs.append("fio failed (write or ve
 for m in re.finditer(r"^net (\S+) sent (\w+) got (\w+) bytes (\d+)$", log, re.M):
     if m.group(2) != m.group(3) or int(m.group(4)) != size:
         errs.append(f"transfer {m.group(1)}: md5 {m.group(3)} != {m.group(2)} or {m.group(4)} bytes")
-if len(re.findall(r"^net ", log, re.M)) != 2: errs.append("transfer results missing")
+if len(re.findall(r"^net \S+ sent ", log, re.M)) != 2: errs.append("transfer results missing")
 keys = [(int(c), int(v)) for c, v in re.findall(r"^key (\d+) (\d+)$", log, re.M)]
 exp = [(k, v) for k in want_keys for v in (1, 0)]
 if keys != exp: errs.append(f"keys {keys} != {exp} (each exactly once, in order)")
@@ -159,9 +175,9 @@ case_save() {
   local src=save-src dst=save-dst file=$AERO_TEST_DIR/vm.state
   truncate -s 128M "$DISK"
   guest_start $src "$AERO_TEST_DIR/migrate-guest.sh" "${MIG_ARGS[@]}"
-  wait_for_line $src WORKLOAD-RUNNING || fail "$src: workload did not start"
+  wait_for_workload $src
   keys $src $KEYS_A
-  sleep 2
+  wait_blk_busy $src
   local out
   out=$(guest_qmp $src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > $file\"}}" \
     && wait_migration $src) || fail "$src: save failed: $out"
@@ -189,12 +205,12 @@ case_live() {
   local src=live-src dst=live-dst sock=$AERO_TEST_DIR/mig.sock
   truncate -s 128M "$DISK"
   guest_start $src "$AERO_TEST_DIR/migrate-guest.sh" "${MIG_ARGS[@]}"
-  wait_for_line $src WORKLOAD-RUNNING || fail "$src: workload did not start"
+  wait_for_workload $src
   guest_start $dst "$AERO_TEST_DIR/migrate-guest.sh" "${MIG_ARGS[@]}" -incoming "unix:$sock"
   local i
   for i in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.2; done
   keys $src $KEYS_A
-  sleep 2
+  wait_blk_busy $src
   local out
   guest_qmp $src '{"execute":"migrate-set-parameters","arguments":{"downtime-limit":1000,"max-bandwidth":1073741824}}' >/dev/null
   out=$(guest_qmp $src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$sock\"}}" \
@@ -252,9 +268,10 @@ out.write(tail)
 out.flush()
 PY
   guest_start $src "$AERO_TEST_DIR/migrate-guest.sh" "${MIG_ARGS[@]}"
-  wait_for_line $src WORKLOAD-RUNNING || fail "$src: workload did not start"
+  wait_for_workload $src
   guest_start $dst "$AERO_TEST_DIR/migrate-guest.sh" "${MIG_ARGS[@]}" -incoming "exec:cat $fifo"
   keys $src $KEYS_A
+  wait_blk_busy $src
   local out
   out=$(guest_qmp $src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:python3 $flip 2>$AERO_TEST_DIR/flip.err > $fifo\"}}" \
     && wait_migration $src) || true
