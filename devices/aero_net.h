@@ -78,6 +78,10 @@ AERO_API enum aero_net_rx aero_net_receive(struct aero_net *net, const uint8_t *
 
 /* Link state (config status LINK_UP; config change interrupt when it changes). */
 AERO_API void aero_net_set_link(struct aero_net *net, bool up);
+/* Current link state and MAC (both travel with the migration state; the host re-syncs its NIC
+ * from them after aero_vdev_load). */
+AERO_API bool aero_net_link(const struct aero_net *net);
+AERO_API void aero_net_mac(const struct aero_net *net, uint8_t mac[6]);
 AERO_API void aero_net_get_stats(const struct aero_net *net, struct aero_net_stats *out);
 
 #ifdef __cplusplus

@@ -6,6 +6,7 @@
 #include "aero_virtio_device.h"
 #include "aero_le.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,9 @@ struct aero_blk {
     bool again;
     bool starved;
     struct blk_req req[AERO_BLK_QUEUE_SIZE];
+    /* Requests in flight when the state was saved, re-submitted from their heads (restore). */
+    uint16_t restart[AERO_BLK_QUEUE_SIZE];
+    unsigned nrestart, restart_pos;
 };
 
 static void process_queue(struct aero_blk *blk);
@@ -60,6 +64,7 @@ static void blk_reset(void *opaque)
     /* In-flight backend I/O keeps its slot until it completes; the generation check in
      * complete_request() keeps it away from the (now reprogrammed) rings. */
     blk->starved = false;
+    blk->nrestart = blk->restart_pos = 0;
 }
 
 static void blk_queue_notify(void *opaque, uint16_t q)
@@ -68,10 +73,78 @@ static void blk_queue_notify(void *opaque, uint16_t q)
         process_queue(opaque);
 }
 
+/* ---- migration state ------------------------------------------------------------------------
+ * Section payload (version 1): u16 count, then the head of every request in flight (popped, not
+ * yet completed). Like QEMU's virtio-blk, nothing of a request but its identity travels: the
+ * destination re-reads and re-parses each chain from guest memory and runs it again (reads and
+ * writes are idempotent; a write that half happened on the source is simply written again). */
+static void blk_state_save(void *opaque, struct aero_state_writer *w)
+{
+    struct aero_blk *blk = opaque;
+    uint16_t heads[AERO_BLK_QUEUE_SIZE * 2];
+    unsigned n = 0;
+    uint32_t gen = aero_vdev_generation(blk->vdev);
+    if (!aero_vdev_broken(blk->vdev)) {
+        /* Not yet restarted ones first: they were popped before anything running now. */
+        for (unsigned i = blk->restart_pos; i < blk->nrestart; i++)
+            heads[n++] = blk->restart[i];
+        for (unsigned i = 0; i < AERO_BLK_QUEUE_SIZE; i++) {
+            if (blk->req[i].in_use && blk->req[i].gen == gen)
+                heads[n++] = blk->req[i].chain.head;
+        }
+    }
+    aero_sw_u16(w, (uint16_t)n);
+    for (unsigned i = 0; i < n; i++)
+        aero_sw_u16(w, heads[i]);
+}
+
+static const char *blk_state_check(void *opaque, const uint8_t *p, size_t len,
+                                   const struct aero_state_queues *qs)
+{
+    static char why[120];
+    struct aero_state_reader r = {.p = p, .len = len};
+    uint16_t n = aero_sr_u16(&r);
+    uint8_t seen[AERO_BLK_QUEUE_SIZE] = {0};
+    if (r.short_read || len != 2u + 2u * n)
+        return "blk: section length does not match its request count";
+    uint16_t expect = qs->broken || !qs->q[0].enabled ? 0 : qs->q[0].inflight;
+    if (n != expect) {
+        snprintf(why, sizeof(why), "blk: %u requests in flight, the ring says %u", n, expect);
+        return why;
+    }
+    for (uint16_t i = 0; i < n; i++) {
+        uint16_t head = aero_sr_u16(&r);
+        if (head >= qs->q[0].size || head >= AERO_BLK_QUEUE_SIZE) {
+            snprintf(why, sizeof(why), "blk: in-flight head %u >= queue size %u", head,
+                     qs->q[0].size);
+            return why;
+        }
+        if (seen[head]++) {
+            snprintf(why, sizeof(why), "blk: head %u in flight twice", head);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static void blk_state_load(void *opaque, const uint8_t *p, size_t len)
+{
+    struct aero_blk *blk = opaque;
+    struct aero_state_reader r = {.p = p, .len = len};
+    blk->nrestart = aero_sr_u16(&r);
+    blk->restart_pos = 0;
+    for (unsigned i = 0; i < blk->nrestart; i++)
+        blk->restart[i] = aero_sr_u16(&r);
+    blk->starved = false;
+}
+
 static const struct aero_device_ops blk_dev_ops = {
     .config_read = blk_config_read,
     .queue_notify = blk_queue_notify,
     .reset = blk_reset,
+    .state_save = blk_state_save,
+    .state_check = blk_state_check,
+    .state_load = blk_state_load,
 };
 
 /* ---- completion --------------------------------------------------------------------------- */
@@ -329,6 +402,30 @@ static struct blk_req *free_slot(struct aero_blk *blk)
     return NULL;
 }
 
+/* Re-submit the requests restored from a saved state, in their saved order, before anything new
+ * is popped: re-read each chain from its head and parse it again (its buffers are still the
+ * driver's, it has not seen them completed). False when the device failed or slots ran out. */
+static bool restart_requests(struct aero_blk *blk, struct aero_vq *vq)
+{
+    while (blk->restart_pos < blk->nrestart) {
+        struct blk_req *r = free_slot(blk);
+        if (!r) {
+            blk->starved = true; /* old requests still hold slots: resumed by a completion */
+            return false;
+        }
+        uint16_t head = blk->restart[blk->restart_pos++];
+        if (aero_vq_chain_at(vq, head, &r->chain) != AERO_VQ_POPPED) {
+            blk->nrestart = blk->restart_pos = 0;
+            return false;
+        }
+        r->in_use = true;
+        blk->inflight++;
+        start_request(blk, r);
+    }
+    blk->nrestart = blk->restart_pos = 0;
+    return true;
+}
+
 /* Drain the request queue: pop until empty (re-arming EVENT_IDX and re-checking), submit the
  * whole batch between batch_begin/batch_end, then one used.idx publish + interrupt decision.
  * Re-entrant calls (a backend completing synchronously) are folded into the running loop. At
@@ -346,6 +443,13 @@ static void process_queue(struct aero_blk *blk)
     blk->in_process = true;
     bool batching = false;
     unsigned budget = aero_vq_size(vq);
+    if (blk->nrestart) {
+        if (blk->backend->batch_begin)
+            blk->backend->batch_begin(blk->backend_opaque);
+        batching = true;
+        if (!restart_requests(blk, vq))
+            goto out;
+    }
     do {
         blk->again = false;
         for (;;) {

@@ -280,11 +280,144 @@ static void input_reset(void *opaque)
     memset(in->keys_down, 0, sizeof(in->keys_down)); /* the driver saw no key go down yet */
 }
 
+/* ---- migration state ------------------------------------------------------------------------
+ * Section payload (version 1): u8 kind, u8 select, u8 subsel, u32 leds, keys_down[32] (key codes
+ * 0..255), u16 backlog count + events, u8 batch count + events, u8 batch_overflow; an event is
+ * u16 type, u16 code, u32 value. The backlog travels whole: events queued while the driver had
+ * no buffers are delivered on the destination, each exactly once. */
+#define KEYS_SAVED 32u
+
+static void save_event(struct aero_state_writer *w, const struct ev *e)
+{
+    aero_sw_u16(w, e->type);
+    aero_sw_u16(w, e->code);
+    aero_sw_u32(w, (uint32_t)e->value);
+}
+
+static struct ev read_event(struct aero_state_reader *r)
+{
+    struct ev e;
+    e.type = aero_sr_u16(r);
+    e.code = aero_sr_u16(r);
+    e.value = (int32_t)aero_sr_u32(r);
+    return e;
+}
+
+static void input_state_save(void *opaque, struct aero_state_writer *w)
+{
+    struct aero_input *in = opaque;
+    aero_sw_u8(w, (uint8_t)in->p.kind);
+    aero_sw_u8(w, in->select);
+    aero_sw_u8(w, in->subsel);
+    aero_sw_u32(w, in->leds);
+    aero_sw_bytes(w, in->keys_down, KEYS_SAVED);
+    aero_sw_u16(w, (uint16_t)in->count);
+    for (unsigned i = 0; i < in->count; i++)
+        save_event(w, &in->backlog[(in->head + i) % AERO_INPUT_BACKLOG]);
+    aero_sw_u8(w, (uint8_t)in->nbatch);
+    for (unsigned i = 0; i < in->nbatch; i++)
+        save_event(w, &in->batch[i]);
+    aero_sw_u8(w, in->batch_overflow);
+}
+
+/* An event this device could have queued: SYN_REPORT, or an advertised code (keyboard keys
+ * only as press/release, CONTRACT §3.3). */
+static bool event_valid(const struct aero_input *in, const struct ev *e)
+{
+    if (e->type == AERO_EV_SYN)
+        return e->code == AERO_SYN_REPORT && e->value == 0;
+    if (!aero_input_has_code(in, e->type, e->code))
+        return false;
+    if (in->p.kind == AERO_INPUT_KEYBOARD && e->type == AERO_EV_KEY)
+        return e->value == 0 || e->value == 1;
+    return true;
+}
+
+static const char *input_state_check(void *opaque, const uint8_t *p, size_t len,
+                                     const struct aero_state_queues *qs)
+{
+    struct aero_input *in = opaque;
+    struct aero_state_reader r = {.p = p, .len = len};
+    uint8_t kind = aero_sr_u8(&r);
+    aero_sr_u8(&r); /* select, subsel: any value is a legal latch */
+    aero_sr_u8(&r);
+    uint32_t leds = aero_sr_u32(&r);
+    uint8_t keys[KEYS_SAVED];
+    aero_sr_bytes(&r, keys, KEYS_SAVED);
+    if (r.short_read)
+        return "input: section truncated";
+    if (kind != in->p.kind)
+        return "input: state of another function (keyboard/mouse/tablet)";
+    if (leds & ~((2u << AERO_LED_KANA) - 1))
+        return "input: undefined LED bits";
+    for (unsigned k = 0; k < 8 * KEYS_SAVED; k++) {
+        if (test_bit(keys, k) &&
+            (in->p.kind != AERO_INPUT_KEYBOARD || !aero_input_has_code(in, AERO_EV_KEY, (uint16_t)k)))
+            return "input: a key held down that this function does not have";
+    }
+    uint16_t count = aero_sr_u16(&r);
+    if (count > AERO_INPUT_BACKLOG)
+        return "input: backlog longer than the device keeps";
+    struct ev e = {0, 0, 0};
+    for (unsigned i = 0; i < count; i++) {
+        e = read_event(&r);
+        if (r.short_read)
+            return "input: backlog truncated";
+        if (!event_valid(in, &e))
+            return "input: backlog holds an event this function cannot produce";
+    }
+    if (count && e.type != AERO_EV_SYN)
+        return "input: backlog does not end with SYN_REPORT";
+    uint8_t nbatch = aero_sr_u8(&r);
+    if (nbatch > BATCH_MAX - 1)
+        return "input: batch longer than the device builds";
+    for (unsigned i = 0; i < nbatch; i++) {
+        e = read_event(&r);
+        if (r.short_read)
+            return "input: batch truncated";
+        if (e.type == AERO_EV_SYN || !event_valid(in, &e))
+            return "input: batch holds an event this function cannot produce";
+    }
+    uint8_t overflow = aero_sr_u8(&r);
+    if (!aero_sr_exact(&r))
+        return "input: section length does not match its contents";
+    if (overflow > 1)
+        return "input: batch overflow flag is not a boolean";
+    for (uint16_t q = 0; q < qs->num_queues; q++) {
+        if (!qs->broken && qs->q[q].enabled && qs->q[q].inflight)
+            return "input: chains in flight (the device completes every chain it pops at once)";
+    }
+    return NULL;
+}
+
+static void input_state_load(void *opaque, const uint8_t *p, size_t len)
+{
+    struct aero_input *in = opaque;
+    struct aero_state_reader r = {.p = p, .len = len};
+    aero_sr_u8(&r);
+    in->select = aero_sr_u8(&r);
+    in->subsel = aero_sr_u8(&r);
+    in->leds = aero_sr_u32(&r);
+    memset(in->keys_down, 0, sizeof(in->keys_down));
+    aero_sr_bytes(&r, in->keys_down, KEYS_SAVED);
+    in->head = 0;
+    in->count = aero_sr_u16(&r);
+    for (unsigned i = 0; i < in->count; i++)
+        in->backlog[i] = read_event(&r);
+    in->nbatch = aero_sr_u8(&r);
+    for (unsigned i = 0; i < in->nbatch; i++)
+        in->batch[i] = read_event(&r);
+    in->batch_overflow = aero_sr_u8(&r);
+}
+
 static const struct aero_device_ops input_dev_ops = {
     .config_read = input_config_read,
     .config_write = input_config_write,
     .queue_notify = input_queue_notify,
     .reset = input_reset,
+    .state_save = input_state_save,
+    .state_check = input_state_check,
+    .state_load = input_state_load,
 };
 
 /* CONTRACT §3.3: keyboard values are 1 press / 0 release, no auto-repeat, so only a change of a

@@ -112,10 +112,56 @@ static void net_reset(void *opaque)
     net->rx_waiting = true;
 }
 
+/* ---- migration state ------------------------------------------------------------------------
+ * Section payload (version 1): u8 header_len, u8 link_up, mac[6]. Frames are never held inside
+ * the device (RX backpressure keeps them in the host's queue), so nothing else is in flight. */
+static void net_state_save(void *opaque, struct aero_state_writer *w)
+{
+    struct aero_net *net = opaque;
+    aero_sw_u8(w, (uint8_t)net->p.header_len);
+    aero_sw_u8(w, net->p.link_up);
+    aero_sw_bytes(w, net->p.mac, 6);
+}
+
+static const char *net_state_check(void *opaque, const uint8_t *p, size_t len,
+                                   const struct aero_state_queues *qs)
+{
+    struct aero_net *net = opaque;
+    struct aero_state_reader r = {.p = p, .len = len};
+    uint8_t hl = aero_sr_u8(&r), link = aero_sr_u8(&r), mac[6];
+    aero_sr_bytes(&r, mac, 6);
+    if (!aero_sr_exact(&r))
+        return "net: section is not 8 bytes";
+    if (hl != net->p.header_len)
+        return hl == 10 || hl == 12 ? "net: header-len differs between source and destination"
+                                    : "net: header length is neither 10 nor 12";
+    if (link > 1)
+        return "net: link state is not a boolean";
+    if (mac[0] & 1)
+        return "net: MAC address is a multicast address";
+    for (uint16_t q = 0; q < qs->num_queues; q++) {
+        if (!qs->broken && qs->q[q].enabled && qs->q[q].inflight)
+            return "net: chains in flight (the device completes every chain it pops at once)";
+    }
+    return NULL;
+}
+
+static void net_state_load(void *opaque, const uint8_t *p, size_t len)
+{
+    struct aero_net *net = opaque;
+    net->p.link_up = p[1];
+    memcpy(net->p.mac, p + 2, 6);
+    /* The host may hold frames refused before the save: deliver them at the next rxq pass. */
+    net->rx_waiting = true;
+}
+
 static const struct aero_device_ops net_dev_ops = {
     .config_read = net_config_read,
     .queue_notify = net_queue_notify,
     .reset = net_reset,
+    .state_save = net_state_save,
+    .state_check = net_state_check,
+    .state_load = net_state_load,
 };
 
 bool aero_net_can_receive(struct aero_net *net)
@@ -178,6 +224,9 @@ void aero_net_set_link(struct aero_net *net, bool up)
     net->p.link_up = up;
     aero_vdev_config_changed(net->vdev);
 }
+
+bool aero_net_link(const struct aero_net *net) { return net->p.link_up; }
+void aero_net_mac(const struct aero_net *net, uint8_t mac[6]) { memcpy(mac, net->p.mac, 6); }
 
 void aero_net_get_stats(const struct aero_net *net, struct aero_net_stats *out)
 {

@@ -15,6 +15,100 @@
 extern "C" {
 #endif
 
+/* ---- migration state helpers for device models --------------------------------------------- */
+/* Little-endian writer into a caller's buffer: counts what it would write past cap (len may
+ * exceed cap; the caller then retries with a bigger buffer). */
+struct aero_state_writer {
+    uint8_t *buf;
+    size_t cap, len;
+};
+
+static inline void aero_sw_bytes(struct aero_state_writer *w, const void *p, size_t n)
+{
+    if (w->buf && w->len <= w->cap && n <= w->cap - w->len) {
+        for (size_t i = 0; i < n; i++)
+            w->buf[w->len + i] = ((const uint8_t *)p)[i];
+    }
+    w->len += n;
+}
+static inline void aero_sw_u8(struct aero_state_writer *w, uint8_t v) { aero_sw_bytes(w, &v, 1); }
+static inline void aero_sw_u16(struct aero_state_writer *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    aero_sw_bytes(w, b, 2);
+}
+static inline void aero_sw_u32(struct aero_state_writer *w, uint32_t v)
+{
+    aero_sw_u16(w, (uint16_t)v);
+    aero_sw_u16(w, (uint16_t)(v >> 16));
+}
+static inline void aero_sw_u64(struct aero_state_writer *w, uint64_t v)
+{
+    aero_sw_u32(w, (uint32_t)v);
+    aero_sw_u32(w, (uint32_t)(v >> 32));
+}
+
+/* Bounds-checked little-endian reader: reading past the end yields zeros and sets `short_read`
+ * (check it once at the end; never an access outside [p, p+len)). */
+struct aero_state_reader {
+    const uint8_t *p;
+    size_t len, pos;
+    bool short_read;
+};
+
+static inline bool aero_sr_bytes(struct aero_state_reader *r, void *out, size_t n)
+{
+    if (r->pos > r->len || n > r->len - r->pos) {
+        r->short_read = true;
+        for (size_t i = 0; i < n; i++)
+            ((uint8_t *)out)[i] = 0;
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        ((uint8_t *)out)[i] = r->p[r->pos + i];
+    r->pos += n;
+    return true;
+}
+static inline uint8_t aero_sr_u8(struct aero_state_reader *r)
+{
+    uint8_t v;
+    aero_sr_bytes(r, &v, 1);
+    return v;
+}
+static inline uint16_t aero_sr_u16(struct aero_state_reader *r)
+{
+    uint8_t b[2];
+    aero_sr_bytes(r, b, 2);
+    return (uint16_t)(b[0] | (b[1] << 8));
+}
+static inline uint32_t aero_sr_u32(struct aero_state_reader *r)
+{
+    uint32_t lo = aero_sr_u16(r);
+    return lo | ((uint32_t)aero_sr_u16(r) << 16);
+}
+static inline uint64_t aero_sr_u64(struct aero_state_reader *r)
+{
+    uint64_t lo = aero_sr_u32(r);
+    return lo | ((uint64_t)aero_sr_u32(r) << 32);
+}
+/* True when the payload was read exactly: nothing missing, nothing left over. */
+static inline bool aero_sr_exact(const struct aero_state_reader *r)
+{
+    return !r->short_read && r->pos == r->len;
+}
+
+/* What a device's state_check may rely on: the incoming transport state of each queue. */
+struct aero_state_queues {
+    uint16_t num_queues;
+    bool broken;    /* incoming state has DEVICE_NEEDS_RESET: nothing runs until reset */
+    bool driver_ok; /* incoming status has DRIVER_OK */
+    struct {
+        bool enabled;
+        uint16_t size;
+        uint16_t inflight; /* chains popped and not yet pushed (last_avail - used_idx) */
+    } q[AERO_MAX_QUEUES];
+};
+
 /* ---- device model callbacks (implemented by devices/) -------------------------------------- */
 struct aero_device_ops {
     /* Device-specific configuration at BAR0+0x3000; off is relative, off+len <= 0x100. */
@@ -24,6 +118,17 @@ struct aero_device_ops {
     void (*queue_notify)(void *dev, uint16_t q);
     /* The driver reset the device: drop all state; in-flight work must not touch the rings. */
     void (*reset)(void *dev);
+
+    /* Optional, migration (aero_vdev_save / aero_vdev_load): the device model's own state, one
+     * section of the state blob. A device without these has no state beyond the transport.
+     * state_save appends the section's payload through w. state_check validates a payload
+     * against the device's parameters and the incoming queue state qs, changing nothing, and
+     * returns NULL or a one-line reason. state_load applies a payload state_check accepted; it
+     * runs after the transport state is in place and must not fail. */
+    void (*state_save)(void *dev, struct aero_state_writer *w);
+    const char *(*state_check)(void *dev, const uint8_t *payload, size_t len,
+                               const struct aero_state_queues *qs);
+    void (*state_load)(void *dev, const uint8_t *payload, size_t len);
 };
 
 struct aero_vdev_params {
@@ -90,6 +195,13 @@ AERO_API enum aero_vq_pop_result aero_vq_pop(struct aero_vq *vq, struct aero_cha
  * host without a schedule op has no concurrent driver and is never deferred. */
 AERO_API enum aero_vq_pop_result aero_vq_pop_budgeted(struct aero_vq *vq, struct aero_chain *chain,
                                                       unsigned *budget);
+
+/* Re-read the chain that starts at head without consuming anything: for requests that were in
+ * flight when the state was saved (aero_vdev_load) and are re-submitted on the destination, as
+ * QEMU's virtio-blk re-submits its saved requests. AERO_VQ_BROKEN (device failed) when the chain
+ * is invalid now. */
+AERO_API enum aero_vq_pop_result aero_vq_chain_at(struct aero_vq *vq, uint16_t head,
+                                                  struct aero_chain *chain);
 
 /* Undo the last pop (the device could not use the chain now, e.g. RX buffer too small). */
 AERO_API void aero_vq_unpop(struct aero_vq *vq);

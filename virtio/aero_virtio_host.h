@@ -38,6 +38,27 @@ AERO_API void aero_vdev_run_pending(struct aero_vdev *vdev);
 /* Device reset as by the host (power-on, system reset). Same effect as device_status = 0. */
 AERO_API void aero_vdev_reset(struct aero_vdev *vdev);
 
+/* ---- migration -------------------------------------------------------------------------------
+ * The complete device state (transport, every queue, the device model's section) as one
+ * self-describing byte blob, AERO_STATE_VERSION. Guest memory is not in it: the host migrates
+ * RAM itself. Save is read-only and may be called at any time (QEMU: from pre_save, VM
+ * stopped); pushed-but-unpublished used elements, deferred doorbells and in-flight requests are
+ * carried and finished on the destination.
+ *
+ * aero_vdev_save writes the blob into buf when it fits in cap and returns its size either way
+ * (call with buf NULL / cap 0 to size it). aero_vdev_load treats the blob as hostile: it
+ * validates every field against this device's parameters (identity, queue count and sizes,
+ * offered features, MSI-X vector count) and re-probes ring addresses as guest RAM, and only
+ * then commits. On refusal it returns a one-line reason (valid until the next load on this
+ * device) and the device is untouched; on success it returns NULL, and the queues are
+ * re-processed from the host's next pass (host->schedule; synchronously without it). */
+#define AERO_STATE_VERSION 1
+/* No device's blob comes near this (input, with a full backlog, is under 9 KiB): a host may
+ * refuse a longer one before allocating for it. */
+#define AERO_STATE_MAX_BYTES 65536u
+AERO_API size_t aero_vdev_save(const struct aero_vdev *vdev, uint8_t *buf, size_t cap);
+AERO_API const char *aero_vdev_load(struct aero_vdev *vdev, const uint8_t *buf, size_t len);
+
 /* Negotiated features (0 before FEATURES_OK) and whether DRIVER_OK is set. */
 AERO_API uint64_t aero_vdev_features(const struct aero_vdev *vdev);
 AERO_API bool aero_vdev_driver_ok(const struct aero_vdev *vdev);

@@ -51,6 +51,7 @@ struct aero_vdev {
     bool in_dma;            /* a host DMA call is running: BAR0 accesses now are re-entrant */
     uint32_t generation;
     struct aero_vq vq[AERO_MAX_QUEUES];
+    char load_error[200]; /* aero_vdev_load's last refusal */
 };
 
 void aero_vq_init(struct aero_vq *vq, struct aero_vdev *vdev, uint16_t index, uint16_t max_size);
@@ -65,5 +66,10 @@ int aero_gm_load16(struct aero_vdev *vdev, uint64_t gpa, uint16_t *val);
 int aero_gm_store16(struct aero_vdev *vdev, uint64_t gpa, uint16_t val);
 /* Flush queue q from the next aero_vdev_run_pending(); false when the host has no schedule op. */
 bool aero_vdev_defer_flush(struct aero_vdev *vdev, uint16_t q);
+/* Whether [addr, addr+len) starts and ends in guest RAM the host lets the device read. */
+bool aero_vq_probe(struct aero_vdev *vdev, uint64_t addr, uint64_t len);
+/* Validate a queue's programmed size and ring addresses as aero_vq_enable does, with event_idx
+ * telling the ring sizes; NULL or the reason. */
+const char *aero_vq_check_rings(struct aero_vdev *vdev, const struct aero_vq *vq, bool event_idx);
 
 #endif

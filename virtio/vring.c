@@ -62,12 +62,29 @@ void aero_vq_reset(struct aero_vq *vq)
     vq->stats = keep;
 }
 
-static bool probe(struct aero_vdev *vdev, uint64_t addr, uint64_t len)
+bool aero_vq_probe(struct aero_vdev *vdev, uint64_t addr, uint64_t len)
 {
     uint8_t b;
-    if (addr + len < addr)
+    if (len == 0 || addr + len < addr)
         return false;
     return aero_gm_read(vdev, addr, &b, 1) == 0 && aero_gm_read(vdev, addr + len - 1, &b, 1) == 0;
+}
+
+const char *aero_vq_check_rings(struct aero_vdev *vdev, const struct aero_vq *vq, bool ev_idx)
+{
+    uint16_t n = vq->size;
+    if (n == 0 || n > vq->max_size || (n & (n - 1)))
+        return "invalid size";
+    /* CONTRACT §2: required alignment desc 16, avail 2, used 4. */
+    if ((vq->desc & 15) || (vq->avail & 1) || (vq->used & 3))
+        return "ring addresses misaligned";
+    /* CONTRACT (EVENT_IDX extension): without bit 29 the rings follow the no-event sizes. */
+    uint64_t ev = ev_idx ? 2 : 0;
+    if (!aero_vq_probe(vdev, vq->desc, DESC_SIZE * n) ||
+        !aero_vq_probe(vdev, vq->avail, 4 + 2ull * n + ev) ||
+        !aero_vq_probe(vdev, vq->used, 4 + 8ull * n + ev))
+        return "rings outside guest memory";
+    return NULL;
 }
 
 void aero_vq_enable(struct aero_vq *vq)
@@ -78,16 +95,9 @@ void aero_vq_enable(struct aero_vq *vq)
         aero_vdev_fail(vdev, vq->index, "queue %u enabled with invalid size %u", vq->index, n);
         return;
     }
-    /* CONTRACT §2: required alignment desc 16, avail 2, used 4. */
-    if ((vq->desc & 15) || (vq->avail & 1) || (vq->used & 3)) {
-        aero_vdev_fail(vdev, vq->index, "queue %u ring addresses misaligned", vq->index);
-        return;
-    }
-    /* CONTRACT (EVENT_IDX extension): without bit 29 the rings follow the no-event sizes. */
-    uint64_t ev = event_idx(vq) ? 2 : 0;
-    if (!probe(vdev, vq->desc, DESC_SIZE * n) || !probe(vdev, vq->avail, 4 + 2ull * n + ev) ||
-        !probe(vdev, vq->used, 4 + 8ull * n + ev)) {
-        aero_vdev_fail(vdev, vq->index, "queue %u rings outside guest memory", vq->index);
+    const char *bad = aero_vq_check_rings(vdev, vq, event_idx(vq));
+    if (bad) {
+        aero_vdev_fail(vdev, vq->index, "queue %u %s", vq->index, bad);
         return;
     }
     vq->last_avail = 0;
@@ -282,6 +292,19 @@ enum aero_vq_pop_result aero_vq_pop_budgeted(struct aero_vq *vq, struct aero_cha
     if (r == AERO_VQ_POPPED && *budget)
         (*budget)--;
     return r;
+}
+
+enum aero_vq_pop_result aero_vq_chain_at(struct aero_vq *vq, uint16_t head,
+                                         struct aero_chain *chain)
+{
+    if (!vq->enabled || vq->vdev->broken)
+        return AERO_VQ_EMPTY;
+    if (head >= vq->size) {
+        aero_vdev_fail(vq->vdev, vq->index, "queue %u: head %u >= size %u", vq->index, head,
+                       vq->size);
+        return AERO_VQ_BROKEN;
+    }
+    return walk_chain(vq, head, chain) ? AERO_VQ_POPPED : AERO_VQ_BROKEN;
 }
 
 void aero_vq_unpop(struct aero_vq *vq)

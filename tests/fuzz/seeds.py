@@ -88,9 +88,22 @@ def input_seeds():
     return out
 
 
+def state_seeds():
+    """fuzz_state: device kind, checksum-repair flag, then (u16 offset, u8 value) edits of the
+    harness' own state blob; the unedited blob of each device is the start."""
+    seeds = []
+    for kind in range(3):
+        seeds.append(bytes([kind, 1]))
+        seeds.append(bytes([kind, 0]))
+        seeds.append(bytes([kind, 1]) + u16(30) + bytes([0x0f]))   # a status edit
+        seeds.append(bytes([kind, 1]) + u16(90) + bytes([0x60]))   # a queue size edit
+    return seeds
+
+
 def main():
     outdir, target = sys.argv[1], sys.argv[2]
-    seeds = {"blk": blk_seeds, "net": net_seeds, "input": input_seeds}[target]()
+    seeds = {"blk": blk_seeds, "net": net_seeds, "input": input_seeds,
+             "state": state_seeds}[target]()
     os.makedirs(outdir, exist_ok=True)
     for n, s in enumerate(seeds):
         with open(os.path.join(outdir, f"seed-{n}"), "wb") as f:

@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
@@ -151,19 +152,134 @@ static void aero_log_guest_error(void *opaque, const char *msg)
     qemu_log_mask(LOG_GUEST_ERROR, "%s: %s\n", object_get_typename(OBJECT(st->dev)), msg);
 }
 
+/*
+ * Device work (queue passes, deferred publishes) runs only while the VM runs. Once a migration
+ * has stopped the VM, its final RAM copy may already be taken: a used ring written after it
+ * would be lost. Work asked for meanwhile stays in the library's pending state, which travels
+ * in the migration stream, and runs when this VM (or the destination) runs again.
+ */
 static void aero_schedule(void *opaque)
 {
     AeroPCIState *st = opaque;
+
+    if (!runstate_is_running()) {
+        st->run_on_resume = true;
+        return;
+    }
     qemu_bh_schedule(st->bh);
 }
 
 static void aero_pci_bh(void *opaque)
 {
     AeroPCIState *st = opaque;
+
+    if (!runstate_is_running()) {
+        st->run_on_resume = true;
+        return;
+    }
     if (st->vdev) {
         aero_vdev_run_pending(st->vdev);
     }
 }
+
+static void aero_pci_vm_state_change(void *opaque, bool running, RunState state)
+{
+    AeroPCIState *st = opaque;
+
+    if (!running) {
+        return;
+    }
+    if (st->run_on_resume && st->bh) {
+        st->run_on_resume = false;
+        qemu_bh_schedule(st->bh);
+    }
+    if (st->vm_resumed) {
+        st->vm_resumed(st->hook_opaque);
+    }
+}
+
+/* ---- migration ---------------------------------------------------------------------------- */
+
+static int aero_pci_pre_save(void *opaque)
+{
+    AeroPCIState *st = opaque;
+    size_t len;
+
+    /* Read-only: no guest memory is written here (the final RAM copy may be taken). */
+    g_free(st->state);
+    st->state = NULL;
+    st->state_len = 0;
+    if (!st->vdev) {
+        return 0;
+    }
+    len = aero_vdev_save(st->vdev, NULL, 0);
+    st->state = g_malloc(len);
+    st->state_len = aero_vdev_save(st->vdev, st->state, len);
+    return 0;
+}
+
+static int aero_pci_post_save(void *opaque)
+{
+    AeroPCIState *st = opaque;
+
+    g_free(st->state);
+    st->state = NULL;
+    st->state_len = 0;
+    return 0;
+}
+
+/* The length comes from the stream: bound it before anything is allocated for it. */
+static bool aero_pci_state_len_ok(void *opaque, int version_id)
+{
+    AeroPCIState *st = opaque;
+
+    if (st->state_len > AERO_STATE_MAX_BYTES) {
+        error_report("%s: device state of %u bytes exceeds %u: refused",
+                     st->dev ? object_get_typename(OBJECT(st->dev)) : "aero", st->state_len,
+                     AERO_STATE_MAX_BYTES);
+        return false;
+    }
+    return true;
+}
+
+static int aero_pci_post_load(void *opaque, int version_id)
+{
+    AeroPCIState *st = opaque;
+    const char *why;
+
+    if (!st->vdev) {
+        return -EINVAL;
+    }
+    why = aero_vdev_load(st->vdev, st->state, st->state_len);
+    g_free(st->state);
+    st->state = NULL;
+    st->state_len = 0;
+    if (why) {
+        error_report("%s (%s): migration state refused: %s",
+                     object_get_typename(OBJECT(st->dev)),
+                     DEVICE(st->dev)->id ? DEVICE(st->dev)->id : "no id", why);
+        return -EINVAL;
+    }
+    if (st->state_loaded) {
+        st->state_loaded(st->hook_opaque);
+    }
+    return 0;
+}
+
+const VMStateDescription aero_pci_vmstate = {
+    .name = "aero-virtio-state",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = aero_pci_pre_save,
+    .post_save = aero_pci_post_save,
+    .post_load = aero_pci_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(state_len, AeroPCIState),
+        VMSTATE_VALIDATE("aero device state length", aero_pci_state_len_ok),
+        VMSTATE_VBUFFER_ALLOC_UINT32(state, AeroPCIState, 0, NULL, state_len),
+        VMSTATE_END_OF_LIST()
+    },
+};
 
 const struct aero_host_ops aero_pci_host_ops = {
     .dma_read = aero_dma_read,
@@ -278,6 +394,8 @@ static bool aero_pci_prepare(PCIDevice *pci, AeroPCIState *st, const char *name,
     st->vectors = 0;
     st->driver_ok = false;
     st->bh = qemu_bh_new_guarded(aero_pci_bh, st, &DEVICE(pci)->mem_reentrancy_guard);
+    st->run_on_resume = false;
+    st->vmse = qemu_add_vm_change_state_handler(aero_pci_vm_state_change, st);
     /* One 16 KiB BAR0; the MSI-X table and PBA are subregions that take precedence. */
     memory_region_init_io(&st->bar, OBJECT(pci), &aero_bar_ops, st, name, AERO_BAR0_SIZE);
     if (vectors == 0) {
@@ -291,6 +409,8 @@ static bool aero_pci_prepare(PCIDevice *pci, AeroPCIState *st, const char *name,
             return true;
         }
         error_propagate(errp, err);
+        qemu_del_vm_change_state_handler(st->vmse);
+        st->vmse = NULL;
         qemu_bh_delete(st->bh);
         st->bh = NULL;
         return false;
@@ -337,6 +457,12 @@ static bool aero_pci_install(PCIDevice *pci, AeroPCIState *st, struct aero_vdev 
 
 void aero_pci_uninstall(PCIDevice *pci, AeroPCIState *st)
 {
+    if (st->vmse) {
+        qemu_del_vm_change_state_handler(st->vmse);
+        st->vmse = NULL;
+    }
+    g_free(st->state);
+    st->state = NULL;
     if (st->bh) {
         qemu_bh_delete(st->bh);
         st->bh = NULL;

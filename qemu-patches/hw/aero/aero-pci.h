@@ -9,6 +9,8 @@
 #define HW_AERO_PCI_H
 
 #include "hw/pci/pci.h"
+#include "migration/vmstate.h"
+#include "sysemu/runstate.h"
 #include "aero_virtio_host.h"
 
 typedef struct AeroPCIState {
@@ -21,7 +23,28 @@ typedef struct AeroPCIState {
     void (*driver_ok_changed)(void *opaque, bool ok);
     void *hook_opaque;
     bool driver_ok;
+    /* Optional: the device's state was just restored (re-sync host-side state from it). */
+    void (*state_loaded)(void *opaque);
+    /* Optional: the VM runs again (after a stop, or after an incoming migration). */
+    void (*vm_resumed)(void *opaque);
+    /* Migration: the library's state blob while it is being sent or received. */
+    uint8_t *state;
+    uint32_t state_len;
+    /* Work is only done while the VM runs: a pass asked for while it is stopped (after the
+     * final RAM copy of a migration, say) waits for the VM to run again. */
+    VMChangeStateEntry *vmse;
+    bool run_on_resume;
 } AeroPCIState;
+
+/*
+ * The device's part of a migration stream: the library's state blob (aero_vdev_save/load) as
+ * a length-prefixed buffer. Put it after VMSTATE_PCI_DEVICE and VMSTATE_MSIX so that config
+ * space and MSI-X are in place when it is applied. A blob the library refuses fails the
+ * migration with the library's reason.
+ */
+extern const VMStateDescription aero_pci_vmstate;
+#define VMSTATE_AERO_PCI(_field, _state) \
+    VMSTATE_STRUCT(_field, _state, 1, aero_pci_vmstate, AeroPCIState)
 
 /*
  * PCI Express, like QEMU's virtio-pci: only behind a PCIe port (express bus that is not a root

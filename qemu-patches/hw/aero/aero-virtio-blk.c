@@ -11,6 +11,7 @@
 #include "qemu/module.h"
 #include "qapi/error.h"
 #include "hw/block/block.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "hw/qdev-properties-system.h"
@@ -204,9 +205,17 @@ static Property aero_virtio_blk_properties[] = {
     DEFINE_PROP_END_OF_LIST(),
 };
 
+/* PCI config space, MSI-X table and PBA, then the library's state (aero-pci.h). */
 static const VMStateDescription aero_virtio_blk_vmstate = {
     .name = TYPE_AERO_VIRTIO_BLK_PCI,
-    .unmigratable = 1,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, AeroVirtioBlkPCI),
+        VMSTATE_MSIX(parent_obj, AeroVirtioBlkPCI),
+        VMSTATE_AERO_PCI(pci, AeroVirtioBlkPCI),
+        VMSTATE_END_OF_LIST()
+    },
 };
 
 static void aero_virtio_blk_class_init(ObjectClass *klass, void *data)

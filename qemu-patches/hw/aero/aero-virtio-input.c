@@ -12,6 +12,7 @@
 #include "qemu/module.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/pci/pci_bus.h"
 #include "hw/qdev-properties.h"
@@ -255,6 +256,16 @@ static void aero_input_driver_ok_changed(void *opaque, bool ok)
  * device whose function 0 is the aero keyboard. Without it the guest does not even enumerate
  * them (or binds them next to a foreign function 0), so refuse that instead of running silently.
  */
+/* The keyboard's LED state came with the migration state: show it on the host side too. */
+static void aero_input_state_loaded(void *opaque)
+{
+    AeroVirtioInputPCI *s = opaque;
+
+    if (s->params.kind == AERO_INPUT_KEYBOARD) {
+        aero_input_leds_changed(s, aero_input_leds(s->in));
+    }
+}
+
 static bool aero_input_check_fn0(PCIDevice *pci, bool final, Error **errp)
 {
     PCIDevice *f0 = pci_get_bus(pci)->devices[PCI_DEVFN(PCI_SLOT(pci->devfn), 0)];
@@ -348,6 +359,7 @@ static void aero_virtio_input_realize(PCIDevice *pci, Error **errp)
     }
     s->pci.driver_ok_changed = aero_input_driver_ok_changed;
     s->pci.hook_opaque = s;
+    s->pci.state_loaded = aero_input_state_loaded;
     s->hs = qemu_input_handler_register(DEVICE(pci), c->handler);
     if (c->kind != AERO_INPUT_KEYBOARD && !phase_check(PHASE_MACHINE_READY)) {
         s->machine_done.notify = aero_input_machine_done;
@@ -409,9 +421,17 @@ static Property aero_virtio_input_properties[] = {
     DEFINE_PROP_END_OF_LIST(),
 };
 
+/* PCI config space, MSI-X table and PBA, then the library's state (aero-pci.h). */
 static const VMStateDescription aero_virtio_input_vmstate = {
     .name = TYPE_AERO_VIRTIO_INPUT_PCI,
-    .unmigratable = 1,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, AeroVirtioInputPCI),
+        VMSTATE_MSIX(parent_obj, AeroVirtioInputPCI),
+        VMSTATE_AERO_PCI(pci, AeroVirtioInputPCI),
+        VMSTATE_END_OF_LIST()
+    },
 };
 
 static void aero_virtio_input_class_init(ObjectClass *klass, void *data)

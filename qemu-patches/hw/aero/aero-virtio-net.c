@@ -9,6 +9,7 @@
 #include "qemu/osdep.h"
 #include "qemu/module.h"
 #include "qapi/error.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
@@ -51,11 +52,13 @@ static const struct aero_net_backend_ops aero_net_backend = {
     .rx_ready = aero_net_rx_ready,
 };
 
+/* Like virtio-net: no frame enters guest memory while the VM is stopped (a migration's final
+ * RAM copy may be taken); QEMU queues it and vm_resumed flushes the queue. */
 static bool aero_net_nc_can_receive(NetClientState *nc)
 {
     AeroVirtioNetPCI *s = qemu_get_nic_opaque(nc);
 
-    return s->net && aero_net_can_receive(s->net);
+    return s->net && runstate_is_running() && aero_net_can_receive(s->net);
 }
 
 static ssize_t aero_net_nc_receive(NetClientState *nc, const uint8_t *buf, size_t size)
@@ -64,6 +67,9 @@ static ssize_t aero_net_nc_receive(NetClientState *nc, const uint8_t *buf, size_
 
     if (!s->net) {
         return -1;
+    }
+    if (!runstate_is_running()) {
+        return 0; /* held by QEMU; vm_resumed flushes the queue */
     }
     /*
      * 0 makes QEMU hold the frame (and every later one) until qemu_flush_queued_packets(), which
@@ -94,6 +100,26 @@ static NetClientInfo aero_net_info = {
     .receive = aero_net_nc_receive,
     .link_status_changed = aero_net_nc_link_status_changed,
 };
+
+static void aero_net_vm_resumed(void *opaque)
+{
+    AeroVirtioNetPCI *s = opaque;
+
+    if (s->nic) {
+        qemu_flush_queued_packets(qemu_get_queue(s->nic));
+    }
+}
+
+/* Link and MAC came with the state (what the guest saw on the source): the NIC follows. */
+static void aero_net_state_loaded(void *opaque)
+{
+    AeroVirtioNetPCI *s = opaque;
+    NetClientState *nc = qemu_get_queue(s->nic);
+
+    aero_net_mac(s->net, s->nic_conf.macaddr.a);
+    qemu_format_nic_info_str(nc, s->nic_conf.macaddr.a);
+    nc->link_down = !aero_net_link(s->net);
+}
 
 static struct aero_vdev *aero_virtio_net_create(void *opaque, uint16_t vectors, const char **why)
 {
@@ -135,6 +161,9 @@ static void aero_virtio_net_realize(PCIDevice *pci, Error **errp)
                           aero_virtio_net_create, aero_virtio_net_destroy, s, errp)) {
         return;
     }
+    s->pci.hook_opaque = s;
+    s->pci.vm_resumed = aero_net_vm_resumed;
+    s->pci.state_loaded = aero_net_state_loaded;
     s->nic = qemu_new_nic(&aero_net_info, &s->nic_conf, object_get_typename(OBJECT(dev)),
                           dev->id, &dev->mem_reentrancy_guard, s);
     qemu_format_nic_info_str(qemu_get_queue(s->nic), s->nic_conf.macaddr.a);
@@ -191,9 +220,17 @@ static Property aero_virtio_net_properties[] = {
     DEFINE_PROP_END_OF_LIST(),
 };
 
+/* PCI config space, MSI-X table and PBA, then the library's state (aero-pci.h). */
 static const VMStateDescription aero_virtio_net_vmstate = {
     .name = TYPE_AERO_VIRTIO_NET_PCI,
-    .unmigratable = 1,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, AeroVirtioNetPCI),
+        VMSTATE_MSIX(parent_obj, AeroVirtioNetPCI),
+        VMSTATE_AERO_PCI(pci, AeroVirtioNetPCI),
+        VMSTATE_END_OF_LIST()
+    },
 };
 
 static void aero_virtio_net_class_init(ObjectClass *klass, void *data)
