@@ -194,10 +194,11 @@ debian_version=""
 shopt -s nullglob
 patches=("$REPO"/qemu-patches/*.patch)
 glue=("$REPO"/qemu-patches/hw/aero/*)
-# The work tree is keyed on what configure sees (QEMU, the patches, the glue's file list and
-# build files); glue source edits only recompile.
+# The work tree is keyed on QEMU, the configure flags and the patches. The glue, its meson.build
+# and Kconfig included, is copied in before every build: ninja re-runs meson by itself when
+# hw/aero/meson.build changes, so a new glue file costs a regeneration, not a rebuild.
 patch_hash=$( { echo "$qemu_version $debian_version $pristine ${CONFIGURE_FLAGS[*]}";
-  cat "${patches[@]}" /dev/null; (cd "$REPO/qemu-patches" && ls hw/aero && cat hw/aero/meson.build hw/aero/Kconfig); } | sha)
+  cat "${patches[@]}" /dev/null; } | sha)
 glue_hash=$(cat "${glue[@]}" | sha)
 bin_key=$( { echo "$patch_hash $glue_hash $lib_hash"; cat "$0"; } | sha)
 if [ -x "$OUT/qemu-system-x86_64" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$bin_key" ]; then
