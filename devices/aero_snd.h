@@ -103,6 +103,10 @@ AERO_API extern const struct aero_pci_identity aero_snd_pci_identity;
 
 struct aero_snd;
 
+/* The `protocol` property: "aero" or "virtio" (NULL or "" mean the default, aero). NULL when
+ * name is one of them (*out set), else why not (one line for the user). */
+AERO_API const char *aero_snd_parse_protocol(const char *name, enum aero_snd_protocol *out);
+
 /* NULL when p is acceptable, else why not (one line for the user). */
 AERO_API const char *aero_snd_check_params(const struct aero_snd_params *p);
 

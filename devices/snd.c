@@ -586,6 +586,19 @@ const struct aero_pci_identity aero_snd_pci_identity = {
     .interrupt_pin = 1,
 };
 
+const char *aero_snd_parse_protocol(const char *name, enum aero_snd_protocol *out)
+{
+    if (!name || !*name || !strcmp(name, "aero")) {
+        *out = AERO_SND_PROTOCOL_AERO;
+        return NULL;
+    }
+    if (!strcmp(name, "virtio")) {
+        *out = AERO_SND_PROTOCOL_VIRTIO;
+        return NULL;
+    }
+    return "protocol must be aero (contract encoding) or virtio (virtio 1.2 encoding)";
+}
+
 const char *aero_snd_check_params(const struct aero_snd_params *p)
 {
     if (p->protocol != AERO_SND_PROTOCOL_AERO && p->protocol != AERO_SND_PROTOCOL_VIRTIO)

@@ -279,6 +279,15 @@ START_TEST(test_snd_params_rules)
     ck_assert_ptr_null(aero_snd_new(&p, &fake_host_ops, &g, NULL, NULL, &why));
     ck_assert_ptr_nonnull(strstr(why, "protocol"));
     ck_assert_ptr_null(aero_snd_new(NULL, &fake_host_ops, &g, NULL, NULL, &why));
+    enum aero_snd_protocol pr = AERO_SND_PROTOCOL_VIRTIO;
+    ck_assert_ptr_null(aero_snd_parse_protocol(NULL, &pr));
+    ck_assert_int_eq(pr, AERO_SND_PROTOCOL_AERO);
+    ck_assert_ptr_null(aero_snd_parse_protocol("virtio", &pr));
+    ck_assert_int_eq(pr, AERO_SND_PROTOCOL_VIRTIO);
+    ck_assert_ptr_null(aero_snd_parse_protocol("aero", &pr));
+    ck_assert_int_eq(pr, AERO_SND_PROTOCOL_AERO);
+    ck_assert_ptr_nonnull(aero_snd_parse_protocol("Virtio", &pr));
+    ck_assert_ptr_nonnull(aero_snd_parse_protocol("spec", &pr));
 }
 END_TEST
 
