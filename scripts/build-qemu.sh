@@ -5,10 +5,13 @@
 # own files) + our library (installed into build/prefix, linked through pkg-config).
 # Result: build/qemu/qemu-system-x86_64.
 #
-#   scripts/build-qemu.sh [--source DIR] [--quiet]
+#   scripts/build-qemu.sh [--source DIR] [--enable-alsa] [--quiet]
 #
 # --source DIR  use an already unpacked Debian QEMU 7.2 tree instead of downloading one (it
 #               must carry Debian's 7.2.x stable fixes: upstream v7.2.0 lacks APIs the patches use)
+# --enable-alsa also build QEMU's ALSA audio backend (-audiodev alsa; needs libasound2-dev): the
+#               snd guest test feeds capture through alsa-lib's file plugin with it. The wav and
+#               none backends are always built.
 # --quiet       progress lines only (also when CI=true or AERO_QUIET=1)
 #
 # Re-running with unchanged inputs returns at once: the binary is keyed on the QEMU version, the
@@ -36,8 +39,9 @@ source_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --source) source_dir=${2:?--source needs a directory}; shift 2 ;;
+    --enable-alsa) CONFIGURE_FLAGS+=(--enable-alsa --audio-drv-list=alsa); shift ;;
     --quiet) quiet=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "build-qemu: unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -48,11 +48,12 @@ scripts/fuzz.sh --time "${AERO_FUZZ_SECONDS:-20}"
 [ $unit_only = 1 ] && exit 0
 
 say "patched QEMU"
-scripts/build-qemu.sh
+scripts/build-qemu.sh --enable-alsa
 say "aero-media domain and vm (they probe the patched QEMU)"
 meson test -C build --suite libvirt --print-errorlogs
 say "Linux test guest"
 scripts/build-guest.sh
+scripts/build-guest.sh --backports # 6.12 with virtio_snd, for test-snd.sh
 
 say "guest tests (meson test --suite guest; one by name: meson test -C build --suite guest blk)"
 meson test -C build --suite guest --print-errorlogs
