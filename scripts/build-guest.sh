@@ -174,7 +174,7 @@ log "building aero-virtio-probe"
 mkdir -p "$rd/usr/bin"
 cc -static -O2 -Wall -Wextra -Werror -o "$rd/usr/bin/aero-virtio-probe" "$PROBE_SRC" ||
   die "cannot build $PROBE_SRC (static glibc from libc6-dev is needed)"
-cc -static -O2 -Wall -Wextra -Werror -o "$rd/usr/bin/aero-snd-play" "$SNDPLAY_SRC" ||
+cc -static -O2 -Wall -Wextra -Werror -o "$rd/usr/bin/aero-snd-play" "$SNDPLAY_SRC" -lm ||
   die "cannot build $SNDPLAY_SRC"
 
 log "writing the initramfs"

@@ -9,9 +9,11 @@
  *          --stall-at F --stall-ms MS   stop writing for MS after frame F (underrun, xrun)
  *          --pause-at F --pause-ms MS   PAUSE push, wait MS, PAUSE release after frame F
  *          --drop-at F                  DROP after frame F with buffers queued, PREPARE, go on
+ *          --tone HZ                    play a sine of HZ at half scale on both channels instead
  * Prints one line "snd-play: frames=... ms=... xruns=... drops=..." and exits 0 on success.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +112,7 @@ static int play(const char *dev, unsigned long frames, int argc, char **argv)
     unsigned long pause_ms = arg_num(argc, argv, "--pause-ms", 0);
     unsigned long drop_at = arg_num(argc, argv, "--drop-at", ~0ul);
     unsigned long base = arg_num(argc, argv, "--base", 0);
+    unsigned long tone = arg_num(argc, argv, "--tone", 0);
     int fd = open_pcm(dev, 2, period, periods);
     /* The signal, then 100 ms of silence, rounded up to whole periods. */
     unsigned long total = frames + 4800;
@@ -122,6 +125,9 @@ static int play(const char *dev, unsigned long frames, int argc, char **argv)
             unsigned long i = pos + f, v = base + i;
             buf[2 * f] = i < frames ? (int16_t)(v & 0xffff) : 0;
             buf[2 * f + 1] = i < frames ? (int16_t)(0x4000 + (v >> 16)) : 0;
+            if (tone && i < frames)
+                buf[2 * f] = buf[2 * f + 1] =
+                    (int16_t)lround(16384.0 * sin(2.0 * M_PI * (double)tone * (double)i / 48000.0));
         }
         struct snd_xferi x = {.buf = buf, .frames = period};
         if (ioctl(fd, SNDRV_PCM_IOCTL_WRITEI_FRAMES, &x) < 0) {
