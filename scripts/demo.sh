@@ -143,6 +143,7 @@ set -e
 echo "== sound (6.12 guest: Linux's virtio_snd on aero-virtio-snd-pci, protocol=virtio)"
 cat >"$AERO_TEST_DIR/demo-snd.sh" <<'EOF'
 grep . /proc/asound/cards /proc/asound/pcm
+rmmod virtio_snd && insmod /lib/modules/virtio_snd.ko pcm_buffer_ms=640 # more buffer under TCG
 aero-snd-play play /dev/snd/pcmC0D0p 96000 --tone 440 --period 3840 --periods 4
 EOF
 wav=$AERO_TEST_DIR/demo.wav
