@@ -33,7 +33,7 @@ done
 [ -f "$REPO/build/build.ninja" ] || meson setup "$REPO/build" >/dev/null
 meson compile -C "$REPO/build" >"$REPO/build/demo-compile.log" 2>&1 ||
   { tail -n 20 "$REPO/build/demo-compile.log" >&2; echo "demo.sh: build failed (build/demo-compile.log)" >&2; exit 1; }
-"$REPO/scripts/build-qemu.sh" --enable-alsa
+"$REPO/scripts/build-qemu.sh"
 "$REPO/scripts/build-guest.sh"
 "$REPO/scripts/build-guest.sh" --backports
 

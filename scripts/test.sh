@@ -48,7 +48,7 @@ scripts/fuzz.sh --time "${AERO_FUZZ_SECONDS:-20}"
 [ $unit_only = 1 ] && exit 0
 
 say "patched QEMU"
-scripts/build-qemu.sh --enable-alsa
+scripts/build-qemu.sh
 say "aero-media domain and vm (they probe the patched QEMU)"
 meson test -C build --suite libvirt --print-errorlogs
 say "Linux test guest"

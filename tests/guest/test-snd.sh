@@ -8,7 +8,7 @@
 #            guest. Then, in the same stream: an underrun (the player stalls 1.5 s: xrun,
 #            recovery through STOP/RELEASE/PREPARE/START, nothing lost), pause/resume (1 s), and
 #            DROP with buffers queued (RELEASE must complete them all, or the next PREPARE fails).
-#   capture  (when QEMU has the ALSA backend: scripts/build-qemu.sh --enable-alsa) a known
+#   capture  (when QEMU has the ALSA backend, as scripts/build-qemu.sh builds it) a known
 #            signal fed through alsa-lib's file plugin arrives bit-exactly in the guest's
 #            recording (copied out through an aero-virtio-blk-pci disk). The file plugin's null
 #            slave is not paced (QEMU reads it about 4x real time), so only the data is checked.
@@ -123,7 +123,7 @@ sys.exit(0 if frac >= 0.95 else 1)
 PY
   say "capture: ok"
 else
-  say "capture: SKIPPED (QEMU without the ALSA backend: scripts/build-qemu.sh --enable-alsa)"
+  say "capture: SKIPPED (QEMU without the ALSA backend)"
 fi
 
 # ---- protocol=aero (default): Linux refuses, QEMU stays healthy ---------------------------------
