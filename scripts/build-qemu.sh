@@ -5,10 +5,12 @@
 # own files) + our library (installed into build/prefix, linked through pkg-config).
 # Result: build/qemu/qemu-system-x86_64.
 #
-#   scripts/build-qemu.sh [--source DIR] [--quiet]
+#   scripts/build-qemu.sh [--source DIR] [--enable-alsa] [--quiet]
 #
 # --source DIR  use an already unpacked Debian QEMU 7.2 tree instead of downloading one (it
 #               must carry Debian's 7.2.x stable fixes: upstream v7.2.0 lacks APIs the patches use)
+# --enable-alsa accepted and ignored: the ALSA backend is always built. QEMU 7.2's default driver
+#               list leaves ALSA out even when it is enabled, hence --audio-drv-list=pa,alsa.
 # --quiet       progress lines only (also when CI=true or AERO_QUIET=1)
 #
 # Re-running with unchanged inputs returns at once: the binary is keyed on the QEMU version, the
@@ -25,7 +27,8 @@ PREFIX=$REPO/build/prefix
 # (Kconfig defaults). --firmwarepath makes the binary find Debian's SeaBIOS, VGA BIOS and option
 # ROMs by itself, as a libvirt domain needs (no -L on its command line).
 CONFIGURE_FLAGS=(--target-list=x86_64-softmmu --without-default-features --enable-slirp
-  --enable-tcg --enable-kvm --enable-vnc --enable-pa --enable-alsa --enable-fdt=system
+  --enable-tcg --enable-kvm --enable-vnc --enable-pa --enable-alsa --audio-drv-list=pa,alsa
+  --enable-fdt=system
   --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
   --disable-install-blobs --disable-docs --disable-werror --meson=meson)
 
@@ -36,8 +39,9 @@ source_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --source) source_dir=${2:?--source needs a directory}; shift 2 ;;
+    --enable-alsa) shift ;; # always built now (kept for old command lines)
     --quiet) quiet=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "build-qemu: unknown option $1" >&2; exit 2 ;;
   esac
 done

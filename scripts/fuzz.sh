@@ -3,7 +3,7 @@
 # from the seed corpus tests/fuzz/seeds.py writes and keeping what it finds in
 # build-fuzz/corpus/TARGET (reused by the next run).
 #
-#   scripts/fuzz.sh [--time SECONDS] [--jobs N] [TARGET...]    targets: blk net input state
+#   scripts/fuzz.sh [--time SECONDS] [--jobs N] [TARGET...]    targets: blk net input state snd
 #                                                                (default all)
 #
 # Prints one line per target (executions, coverage, corpus size). A crash or a violated harness
@@ -24,9 +24,9 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(blk net input state)
+[ ${#targets[@]} -gt 0 ] || targets=(blk net input state snd)
 for t in "${targets[@]}"; do
-  case "$t" in blk|net|input|state) ;; *) echo "fuzz.sh: no target '$t' (blk, net, input, state)" >&2; exit 2 ;; esac
+  case "$t" in blk|net|input|state|snd) ;; *) echo "fuzz.sh: no target '$t' (blk, net, input, state, snd)" >&2; exit 2 ;; esac
 done
 
 B=$REPO/build-fuzz
@@ -41,7 +41,7 @@ echo "fuzz: building the targets with clang, ASan and UBSan (log: $log)" >&2
     CC=clang meson setup "$B" -Dfuzz=true -Dmedia=false -Db_sanitize=address,undefined \
       -Db_lundef=false -Dbuildtype=debugoptimized
   fi
-  meson compile -C "$B" fuzz_blk fuzz_net fuzz_input fuzz_state
+  meson compile -C "$B" fuzz_blk fuzz_net fuzz_input fuzz_state fuzz_snd
 } >"$log" 2>&1 || { tail -n 20 "$log" >&2; echo "fuzz.sh: build failed (full log: $log)" >&2; exit 1; }
 
 failed=0

@@ -12,6 +12,8 @@ PKGS=(
   valgrind
   # patched QEMU from Debian's source package
   dpkg-dev patch libpixman-1-dev libslirp-dev libfdt-dev flex bison python3-venv
+  # QEMU's ALSA audio backend (the snd capture test)
+  libasound2-dev
   # QEMU run-time firmware
   seabios ipxe-qemu qemu-system-data
   # Linux test guest

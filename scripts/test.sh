@@ -53,6 +53,7 @@ say "aero-media domain and vm (they probe the patched QEMU)"
 meson test -C build --suite libvirt --print-errorlogs
 say "Linux test guest"
 scripts/build-guest.sh
+scripts/build-guest.sh --backports # 6.12 with virtio_snd, for test-snd.sh
 
 say "guest tests (meson test --suite guest; one by name: meson test -C build --suite guest blk)"
 meson test -C build --suite guest --print-errorlogs

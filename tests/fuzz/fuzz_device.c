@@ -1,9 +1,9 @@
-/* libFuzzer target: a hostile driver against one device model (blk, net or input, chosen at
- * build time with FUZZ_BLK / FUZZ_NET / FUZZ_INPUT) over the unit tests' fake guest arena. The
+/* libFuzzer target: a hostile driver against one device model (blk, net, input or snd, chosen at
+ * build time with FUZZ_BLK / FUZZ_NET / FUZZ_INPUT / FUZZ_SND) over the unit tests' fake guest arena. The
  * input is a program of driver operations -- BAR0 reads and writes, a proper bring-up with
  * features from the input, guest memory (rings, indirect tables, buffers) written from the
  * input, publishes, doorbells, deferred passes, late backend completions, received frames and
- * input events, resets -- interleaved in any order.
+ * input events, audio clock ticks (snd), resets -- interleaved in any order.
  *
  * Beyond "no crash" (ASan, UBSan), after every operation the harness checks:
  *  - the device wrote guest memory only inside a used ring or inside a buffer some descriptor
@@ -23,8 +23,10 @@
 #include "aero_net.h"
 #elif defined(FUZZ_INPUT)
 #include "aero_input.h"
+#elif defined(FUZZ_SND)
+#include "aero_snd.h"
 #else
-#error "define FUZZ_BLK, FUZZ_NET or FUZZ_INPUT"
+#error "define FUZZ_BLK, FUZZ_NET, FUZZ_INPUT or FUZZ_SND"
 #endif
 
 #include <stdio.h>
@@ -247,6 +249,34 @@ static void dev_event(struct input *in)
         violation("a frame the device must drop was held as 'no buffer'", len, 0);
 }
 static void dev_destroy(void) { aero_net_free(dev); }
+#elif defined(FUZZ_SND)
+static struct aero_snd *dev;
+static void dev_create(struct input *in)
+{
+    struct aero_snd_params p = {.protocol = (enum aero_snd_protocol)(take8(in) & 1),
+                                .msix_vectors = (take8(in) & 1) ? AERO_SND_MSIX_VECTORS : 0};
+    dev = aero_snd_new(&p, &fake_host_ops_deferred, &g, NULL, NULL, NULL);
+    if (!dev)
+        abort();
+    vdev = aero_snd_vdev(dev);
+}
+/* One tick of the host's audio clock: playback pulls or capture pushes up to 8 KiB. */
+static void dev_event(struct input *in)
+{
+    static uint8_t pcm[8192];
+    uint8_t sel = take8(in);
+    size_t len = (size_t)take(in, 2) % sizeof(pcm);
+    snapshot_writable();
+    if (sel & 1) {
+        size_t got = aero_snd_playback_pull(dev, pcm, len);
+        if (got != 0 && got != len)
+            violation("playback pull returned neither 0 nor the length asked", len, got);
+    } else {
+        memset(pcm, 0x5a, len);
+        aero_snd_capture_push(dev, pcm, len);
+    }
+}
+static void dev_destroy(void) { aero_snd_free(dev); }
 #else
 static struct aero_input *dev;
 static void dev_create(struct input *in)

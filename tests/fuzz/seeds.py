@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seed corpus for the device fuzz targets (tests/fuzz/fuzz_device.c), written in code:
 
-    seeds.py OUTDIR {blk|net|input}
+    seeds.py OUTDIR {blk|net|input|state|snd}
 
 Each seed is a short, well-formed driver program in the harness' encoding (one op byte, then the
 op's arguments, little-endian): bring the device up, put real requests in its rings, kick, run
@@ -100,10 +100,32 @@ def state_seeds():
     return seeds
 
 
+def snd_seeds():
+    out = []
+    for proto in (1, 0):  # virtio encoding (4-byte header), Aero encoding (8-byte header)
+        hdr = 4 if proto else 8
+        p = bytes([proto, 1]) + bring_up(~(1 << 29) & 0xFFFFFFFFFFFFFFFF)
+        msgs = [struct.pack("<IIIIIBBBB", 0x101, 0, 15360, 3840, 0, 2, 5, 7, 0),  # SET_PARAMS
+                struct.pack("<II", 0x102, 0), struct.pack("<II", 0x104, 0),  # PREPARE, START
+                struct.pack("<IIII", 0x100, 0, 2, 32)]  # PCM_INFO
+        for k, m in enumerate(msgs):
+            p += poke_data(0x100 * k, m)
+            p += desc(0, 2 * k + 1, 0x100 * k + 0x80, 4 + 64, WRITE, 0, 0)
+            p += desc(0, 2 * k, 0x100 * k, len(m), NEXT, 2 * k + 1, 1)
+        p += poke_data(0x1000, bytes(hdr) + bytes(range(64)))  # one playback buffer
+        p += desc(2, 1, 0x1100, 8, WRITE, 0, 0) + desc(2, 0, 0x1000, hdr + 64, NEXT, 1, 1)
+        p += poke_data(0x1200, struct.pack("<I", 1) + bytes(hdr - 4))  # one capture buffer
+        p += desc(3, 1, 0x1300, 64 + 8, WRITE, 0, 0) + desc(3, 0, 0x1200, hdr, NEXT, 1, 1)
+        p += kick(0) + kick(2) + kick(3) + RUN
+        p += bytes([OP_EVENT, 1]) + u16(32) + RUN + bytes([OP_EVENT, 1]) + u16(64) + RUN
+        out.append(p)
+    return out
+
+
 def main():
     outdir, target = sys.argv[1], sys.argv[2]
     seeds = {"blk": blk_seeds, "net": net_seeds, "input": input_seeds,
-             "state": state_seeds}[target]()
+             "state": state_seeds, "snd": snd_seeds}[target]()
     os.makedirs(outdir, exist_ok=True)
     for n, s in enumerate(seeds):
         with open(os.path.join(outdir, f"seed-{n}"), "wb") as f:
