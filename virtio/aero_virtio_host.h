@@ -58,6 +58,9 @@ AERO_API void aero_vdev_reset(struct aero_vdev *vdev);
 #define AERO_STATE_MAX_BYTES 65536u
 AERO_API size_t aero_vdev_save(const struct aero_vdev *vdev, uint8_t *buf, size_t cap);
 AERO_API const char *aero_vdev_load(struct aero_vdev *vdev, const uint8_t *buf, size_t len);
+/* The blob's trailer: CRC-32 (IEEE 802.3, as zlib's crc32) of everything before it -- for tools
+ * that inspect, build or repair state blobs (the tests damage blobs behind a valid checksum). */
+AERO_API uint32_t aero_state_crc32(const uint8_t *p, size_t n);
 
 /* Negotiated features (0 before FEATURES_OK) and whether DRIVER_OK is set. */
 AERO_API uint64_t aero_vdev_features(const struct aero_vdev *vdev);

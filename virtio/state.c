@@ -27,7 +27,7 @@ enum state_tag { TAG_TRANSPORT = 1, TAG_QUEUE = 2, TAG_DEVICE = 3 };
     (VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_DRIVER_OK |             \
      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+uint32_t aero_state_crc32(const uint8_t *p, size_t n)
 {
     uint32_t c = 0xffffffffu;
     for (size_t i = 0; i < n; i++) {
@@ -131,7 +131,7 @@ size_t aero_vdev_save(const struct aero_vdev *vdev, uint8_t *buf, size_t cap)
     }
     patch_u32(&w, body_len_at, (uint32_t)(w.len - STATE_HDR_LEN));
     if (buf && w.len <= cap)
-        aero_sw_u32(&w, crc32_ieee(buf, w.len));
+        aero_sw_u32(&w, aero_state_crc32(buf, w.len));
     else
         aero_sw_u32(&w, 0);
     return w.len;
@@ -395,7 +395,7 @@ const char *aero_vdev_load(struct aero_vdev *vdev, const uint8_t *buf, size_t le
         return refuse(vdev, "state body of %u bytes in a %zu-byte blob", body_len, len);
     struct aero_state_reader t = {.p = buf + len - 4, .len = 4};
     uint32_t crc = aero_sr_u32(&t);
-    if (crc != crc32_ieee(buf, len - 4))
+    if (crc != aero_state_crc32(buf, len - 4))
         return refuse(vdev, "state checksum mismatch (corrupted in transit)");
 
     struct section sec[AERO_MAX_QUEUES + 2];

@@ -33,17 +33,6 @@ static void violated(const char *what)
     abort();
 }
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-    }
-    return ~c;
-}
-
 static uint8_t *save(struct aero_vdev *v, size_t *len)
 {
     *len = aero_vdev_save(v, NULL, 0);
@@ -131,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         blob[off] = data[i + 2];
     }
     if (fix_crc)
-        aero_put_le32(blob + len - 4, crc32_ieee(blob, len - 4));
+        aero_put_le32(blob + len - 4, aero_state_crc32(blob, len - 4));
 
     size_t before_len;
     uint8_t *before = save(dst, &before_len);

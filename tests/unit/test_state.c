@@ -52,18 +52,7 @@ static uint8_t *save(struct aero_vdev *v, size_t *len)
     return b;
 }
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-    }
-    return ~c;
-}
-
-static void fix_crc(uint8_t *b, size_t len) { aero_put_le32(b + len - 4, crc32_ieee(b, len - 4)); }
+static void fix_crc(uint8_t *b, size_t len) { aero_put_le32(b + len - 4, aero_state_crc32(b, len - 4)); }
 
 static void put(uint8_t *b, size_t off, unsigned width, uint64_t v)
 {
