@@ -7,6 +7,7 @@
 #include "aero_virtio_device.h"
 #include "aero_le.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,15 +26,18 @@ enum snd_status { S_OK = 0, S_BAD_MSG = 1, S_NOT_SUPP = 2, S_IO_ERR = 3 };
 /* A transfer buffer held by the device until played, filled or released. */
 struct xfer {
     struct aero_chain c;
-    uint32_t payload; /* PCM bytes */
+    uint32_t payload; /* PCM bytes; XFER_RESTORING: restored from a migration state, its chain
+                       * not re-read yet (stream_restore) */
     uint32_t done;    /* bytes already played or filled */
 };
+#define XFER_RESTORING UINT32_MAX
 
 struct stream {
     enum aero_snd_state state;
     struct xfer *fifo;
     unsigned cap, head, count;
     uint64_t queued; /* payload bytes held and not yet played / filled */
+    bool restoring;  /* some held buffers are XFER_RESTORING */
     uint16_t queue;
     unsigned frame_bytes, channels;
     uint8_t direction;
@@ -193,11 +197,49 @@ static void xfer_accept(struct aero_snd *snd, struct stream *st, struct aero_vq 
     st->queued += r.payload;
 }
 
+/* Buffers held when a migration state was saved travel as {head, done}: the destination
+ * re-reads each chain from guest memory (the driver has not seen it completed, so it is still
+ * the driver's buffer) and parses it again before the stream touches it. A chain that no longer
+ * parses as the buffer it was, or whose progress lies past its payload, fails the device. */
+static bool stream_restore(struct aero_snd *snd, struct stream *st)
+{
+    if (!st->restoring)
+        return true;
+    st->restoring = false;
+    struct aero_vq *vq = aero_vdev_queue(snd->vdev, st->queue);
+    for (unsigned i = 0; i < st->count; i++) {
+        struct xfer *x = &st->fifo[(st->head + i) % st->cap];
+        if (x->payload != XFER_RESTORING)
+            continue;
+        if (aero_vq_chain_at(vq, x->c.head, &snd->xchain) != AERO_VQ_POPPED)
+            return false; /* failed already */
+        const struct aero_chain *c = &snd->xchain;
+        struct xfer_req r = {.status = S_BAD_MSG};
+        if (c->writable_bytes >= XFER_STATUS_LEN)
+            r = parse_xfer(snd, st, vq, c);
+        if (aero_vdev_broken(snd->vdev))
+            return false;
+        if (r.status != S_OK || x->done > r.payload) {
+            aero_vdev_fail(snd->vdev, st->queue,
+                           "snd queue %u: restored buffer %u is no longer the buffer it was",
+                           st->queue, c->head);
+            return false;
+        }
+        x->c.nsg = c->nsg;
+        x->c.readable_bytes = c->readable_bytes;
+        x->c.writable_bytes = c->writable_bytes;
+        memcpy(x->c.sg, c->sg, c->nsg * sizeof(c->sg[0]));
+        x->payload = r.payload;
+        st->queued += r.payload - x->done;
+    }
+    return true;
+}
+
 /* Take every available chain of the stream's queue (at most one ring's worth per pass). */
 static void xfer_intake(struct aero_snd *snd, struct stream *st)
 {
     struct aero_vq *vq = aero_vdev_queue(snd->vdev, st->queue);
-    if (!aero_vq_ready(vq) || aero_vdev_broken(snd->vdev))
+    if (!aero_vq_ready(vq) || aero_vdev_broken(snd->vdev) || !stream_restore(snd, st))
         return;
     unsigned budget = aero_vq_size(vq);
     do {
@@ -246,6 +288,8 @@ static void xfer_flush_all(struct aero_snd *snd, struct stream *st)
 {
     struct aero_vq *vq = aero_vdev_queue(snd->vdev, st->queue);
     xfer_intake(snd, st);
+    if (!stream_restore(snd, st))
+        return;
     while (st->count && !aero_vdev_broken(snd->vdev)) {
         struct xfer *x = &st->fifo[st->head];
         if (st->direction == VIRTIO_SND_D_INPUT) {
@@ -275,7 +319,8 @@ static void set_running(struct aero_snd *snd, unsigned stream, bool on)
 size_t aero_snd_playback_pull(struct aero_snd *snd, void *buf, size_t len)
 {
     struct stream *st = &snd->s[AERO_SND_PLAYBACK];
-    if (st->state != AERO_SND_STATE_RUNNING || aero_vdev_broken(snd->vdev))
+    if (st->state != AERO_SND_STATE_RUNNING || aero_vdev_broken(snd->vdev) ||
+        !stream_restore(snd, st))
         return 0;
     struct aero_vq *vq = aero_vdev_queue(snd->vdev, st->queue);
     uint8_t *out = buf;
@@ -310,7 +355,8 @@ size_t aero_snd_playback_pull(struct aero_snd *snd, void *buf, size_t len)
 size_t aero_snd_capture_push(struct aero_snd *snd, const void *buf, size_t len)
 {
     struct stream *st = &snd->s[AERO_SND_CAPTURE];
-    if (st->state != AERO_SND_STATE_RUNNING || aero_vdev_broken(snd->vdev))
+    if (st->state != AERO_SND_STATE_RUNNING || aero_vdev_broken(snd->vdev) ||
+        !stream_restore(snd, st))
         return 0;
     struct aero_vq *vq = aero_vdev_queue(snd->vdev, st->queue);
     const uint8_t *in = buf;
@@ -563,6 +609,113 @@ static void snd_reset(void *opaque)
         st->state = AERO_SND_STATE_NONE;
         st->head = st->count = 0;
         st->queued = 0;
+        st->restoring = false;
+    }
+}
+
+/* ---- migration state ------------------------------------------------------------------------
+ * Section payload (version 1): u8 protocol (the wire encoding: both ends must speak the one the
+ * driver negotiated with), then per stream (playback, then capture): u8 state, u16 count, then
+ * count x {u16 head, u32 done}: the held buffers in order with the bytes already played or
+ * filled. Like blk's in-flight requests only their identity travels; the destination re-reads
+ * each chain (stream_restore). Bytes the host's audio layer had taken but not yet played are
+ * not part of the device state (a few milliseconds of sound at the switch-over). */
+
+static void snd_state_save(void *opaque, struct aero_state_writer *w)
+{
+    struct aero_snd *snd = opaque;
+    bool broken = aero_vdev_broken(snd->vdev);
+    aero_sw_u8(w, (uint8_t)snd->p.protocol);
+    for (unsigned i = 0; i < AERO_SND_STREAMS; i++) {
+        const struct stream *st = &snd->s[i];
+        unsigned n = broken ? 0 : st->count;
+        aero_sw_u8(w, (uint8_t)st->state);
+        aero_sw_u16(w, (uint16_t)n);
+        for (unsigned k = 0; k < n; k++) {
+            const struct xfer *x = &st->fifo[(st->head + k) % st->cap];
+            aero_sw_u16(w, x->c.head);
+            aero_sw_u32(w, x->done);
+        }
+    }
+}
+
+static const char *snd_state_check(void *opaque, const uint8_t *p, size_t len,
+                                   const struct aero_state_queues *qs)
+{
+    static char why[128];
+    struct aero_snd *snd = opaque;
+    struct aero_state_reader r = {.p = p, .len = len};
+    if (!qs->broken && (qs->q[AERO_SND_CONTROLQ].inflight || qs->q[AERO_SND_EVENTQ].inflight))
+        return "snd: control or event buffers in flight (the device never holds them)";
+    uint8_t protocol = aero_sr_u8(&r);
+    if (!r.short_read && protocol != (uint8_t)snd->p.protocol)
+        return "snd: protocol differs (the state's driver speaks the other wire encoding)";
+    for (unsigned i = 0; i < AERO_SND_STREAMS; i++) {
+        const struct stream *st = &snd->s[i];
+        uint8_t state = aero_sr_u8(&r);
+        uint16_t n = aero_sr_u16(&r);
+        if (r.short_read)
+            return "snd: section shorter than its stream records";
+        if (state > AERO_SND_STATE_RELEASED) {
+            snprintf(why, sizeof(why), "snd: stream %u in unknown state %u", i, state);
+            return why;
+        }
+        bool open = state == AERO_SND_STATE_PREPARED || state == AERO_SND_STATE_RUNNING ||
+                    state == AERO_SND_STATE_STOPPED;
+        uint16_t expect = qs->broken || !qs->q[st->queue].enabled ? 0 : qs->q[st->queue].inflight;
+        if (n != expect || n > st->cap || (n && !open)) {
+            snprintf(why, sizeof(why),
+                     "snd: stream %u (state %u) holds %u buffers, its queue has %u in flight", i,
+                     state, n, expect);
+            return why;
+        }
+        uint8_t seen[AERO_SND_TXQ_SIZE > AERO_SND_RXQ_SIZE ? AERO_SND_TXQ_SIZE : AERO_SND_RXQ_SIZE];
+        memset(seen, 0, sizeof(seen));
+        for (uint16_t k = 0; k < n; k++) {
+            uint16_t head = aero_sr_u16(&r);
+            uint32_t done = aero_sr_u32(&r);
+            if (r.short_read)
+                return "snd: section shorter than its buffer records";
+            if (head >= qs->q[st->queue].size || head >= st->cap || seen[head]++) {
+                snprintf(why, sizeof(why), "snd: stream %u buffer head %u out of range or twice",
+                         i, head);
+                return why;
+            }
+            if (done > AERO_SND_MAX_PAYLOAD || done % st->frame_bytes) {
+                snprintf(why, sizeof(why), "snd: stream %u buffer %u progress %u is not a frame "
+                         "count within a payload", i, head, done);
+                return why;
+            }
+        }
+    }
+    if (!aero_sr_exact(&r))
+        return "snd: section longer than its records";
+    return NULL;
+}
+
+static void snd_state_load(void *opaque, const uint8_t *p, size_t len)
+{
+    struct aero_snd *snd = opaque;
+    struct aero_state_reader r = {.p = p, .len = len};
+    (void)aero_sr_u8(&r); /* protocol: state_check compared it */
+    for (unsigned i = 0; i < AERO_SND_STREAMS; i++) {
+        struct stream *st = &snd->s[i];
+        bool was_running = st->state == AERO_SND_STATE_RUNNING;
+        st->state = (enum aero_snd_state)aero_sr_u8(&r);
+        st->head = 0;
+        st->count = aero_sr_u16(&r);
+        st->queued = 0;
+        st->restoring = st->count > 0;
+        for (unsigned k = 0; k < st->count; k++) {
+            struct xfer *x = &st->fifo[k];
+            x->c.head = aero_sr_u16(&r);
+            x->c.nsg = 0;
+            x->done = aero_sr_u32(&r);
+            x->payload = XFER_RESTORING;
+        }
+        bool running = st->state == AERO_SND_STATE_RUNNING;
+        if (running != was_running)
+            set_running(snd, i, running);
     }
 }
 
@@ -571,6 +724,9 @@ static const struct aero_device_ops snd_dev_ops = {
     .config_write = snd_config_write,
     .queue_notify = snd_queue_notify,
     .reset = snd_reset,
+    .state_save = snd_state_save,
+    .state_check = snd_state_check,
+    .state_load = snd_state_load,
 };
 
 /* ---- public ------------------------------------------------------------------------------- */

@@ -330,7 +330,8 @@ static int cmd_verify(int argc, char **argv)
 
 /* Options `domain` and `vm` share. */
 typedef struct {
-    char *name, *disk, *disk_size, *firmware, *emulator, *accel, *sound, *network, *output, *connect;
+    char *name, *disk, *disk_size, *firmware, *emulator, *accel, *sound, *audio, *sound_protocol, *network,
+        *output, *connect;
     int memory, vcpus, header_len;
     gboolean paused, replace, reuse_disk, quiet;
 } DomainArgs;
@@ -344,6 +345,8 @@ static void domain_args_clear(DomainArgs *a)
     g_free(a->emulator);
     g_free(a->accel);
     g_free(a->sound);
+    g_free(a->audio);
+    g_free(a->sound_protocol);
     g_free(a->network);
     g_free(a->output);
     g_free(a->connect);
@@ -361,7 +364,9 @@ static void add_domain_entries(GOptionContext *ctx, DomainArgs *a)
         {"firmware", 0, 0, G_OPTION_ARG_STRING, &a->firmware, "bios (SeaBIOS, default) or uefi (OVMF; x64 media only)", "FW"},
         {"emulator", 0, 0, G_OPTION_ARG_FILENAME, &a->emulator, "Patched QEMU (default: the one this project built)", "PATH"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &a->accel, "auto (KVM where it really runs a guest, default), kvm or tcg", "ACCEL"},
-        {"sound", 0, 0, G_OPTION_ARG_STRING, &a->sound, "off (the only value until aero-virtio-snd-pci exists)", "on|off"},
+        {"sound", 0, 0, G_OPTION_ARG_STRING, &a->sound, "Sound on aero-virtio-snd-pci (default off)", "on|off"},
+        {"audio", 0, 0, G_OPTION_ARG_STRING, &a->audio, "Where --sound on plays and records: none (default), pulseaudio, alsa, or file=PATH (a WAV file)", "BACKEND"},
+        {"sound-protocol", 0, 0, G_OPTION_ARG_STRING, &a->sound_protocol, "Sound wire encoding: aero (the contract's, Aero's driver; default) or virtio (virtio 1.2: Linux)", "P"},
         {"network", 0, 0, G_OPTION_ARG_STRING, &a->network, "user (default), bridge=NAME or network=NAME", "NET"},
         {"net-header-len", 0, 0, G_OPTION_ARG_INT, &a->header_len, "NIC header length: 10 (Aero driver) or 12 (virtio-win, Linux); default from the driver ISO's manifest", "N"},
         {"output", 'o', 0, G_OPTION_ARG_FILENAME, &a->output, "Also write the domain XML here", "FILE"},
@@ -411,10 +416,26 @@ static int domain_values(const char *cmd, const DomainArgs *a, MediaDomainOption
         o->accel = MEDIA_ACCEL_TCG;
     else
         return usage_error(cmd, "--accel must be auto, kvm or tcg");
-    if (a->sound && !strcmp(a->sound, "on"))
-        return usage_error(cmd, "--sound on: aero-virtio-snd-pci does not exist yet; only --sound off is accepted");
-    if (a->sound && strcmp(a->sound, "off"))
-        return usage_error(cmd, "--sound must be off (on once aero-virtio-snd-pci exists)");
+    if (a->sound && strcmp(a->sound, "on") && strcmp(a->sound, "off"))
+        return usage_error(cmd, "--sound must be on or off");
+    o->sound = a->sound && !strcmp(a->sound, "on");
+    if ((a->audio || a->sound_protocol) && !o->sound)
+        return usage_error(cmd, "--audio and --sound-protocol need --sound on");
+    if (a->sound_protocol && strcmp(a->sound_protocol, "aero") && strcmp(a->sound_protocol, "virtio"))
+        return usage_error(cmd, "--sound-protocol must be aero or virtio");
+    o->sound_protocol = a->sound_protocol;
+    if (!a->audio || !strcmp(a->audio, "none"))
+        o->audio = MEDIA_AUDIO_NONE;
+    else if (!strcmp(a->audio, "pulseaudio"))
+        o->audio = MEDIA_AUDIO_PULSEAUDIO;
+    else if (!strcmp(a->audio, "alsa"))
+        o->audio = MEDIA_AUDIO_ALSA;
+    else if (g_str_has_prefix(a->audio, "file=") && a->audio[5]) {
+        o->audio = MEDIA_AUDIO_FILE;
+        o->audio_file = a->audio + 5;
+    } else {
+        return usage_error(cmd, "--audio must be none, pulseaudio, alsa or file=PATH");
+    }
     if (!a->network || !strcmp(a->network, "user")) {
         o->net = MEDIA_NET_USER;
     } else if (g_str_has_prefix(a->network, "bridge=") && a->network[7]) {
@@ -434,6 +455,8 @@ static const char domain_description[] =
     "functions 0/1/2 of one aero-virtio input slot: native libvirt <disk>, <interface> and <input>\n"
     "devices whose QEMU driver <qemu:override> switches to the aero one. Both ISOs on SATA CD-ROMs,\n"
     "boot order disk then install CD; VNC on 127.0.0.1 with std VGA; serial console on a pty.\n"
+    "--sound on: aero-virtio-snd-pci as a libvirt <sound> (es1370 model, overridden) with an <audio>\n"
+    "backend (--audio).\n"
     "type='kvm' when /dev/kvm really runs a guest with the emulator (probed), else 'qemu' (TCG).";
 
 static int cmd_domain(int argc, char **argv)

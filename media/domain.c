@@ -6,6 +6,7 @@
  */
 #include "domain.h"
 
+#include "aero_snd.h" /* AERO_SND_RATE, AERO_SND_PLAYBACK_CHANNELS (CONTRACT §3.4) */
 #include "inf.h"
 #include "iso.h"
 #include "util.h"
@@ -41,6 +42,7 @@
 #define ALIAS_KBD "ua-aero-kbd"
 #define ALIAS_MOUSE "ua-aero-mouse"
 #define ALIAS_TABLET "ua-aero-tablet"
+#define ALIAS_SND "ua-aero-snd"
 
 static const char *const aero_devices[] = {
     "aero-virtio-blk-pci", "aero-virtio-net-pci", "aero-virtio-keyboard-pci",
@@ -56,6 +58,8 @@ void media_domain_spec_clear(MediaDomainSpec *s)
     g_free(s->drivers_iso);
     g_free(s->disk);
     g_free(s->net_source);
+    g_free(s->audio_file);
+    g_free(s->sound_protocol);
     memset(s, 0, sizeof(*s));
 }
 
@@ -294,6 +298,31 @@ char *media_domain_xml(const MediaDomainSpec *s)
     xmlNodePtr ct = child(console, "target", NULL);
     prop(ct, "type", "serial");
     prop(ct, "port", "0");
+    if (s->sound) {
+        /* libvirt 9.0 has no virtio sound model: a plain PCI sound card (es1370: no codec
+         * children, an audiodev of its own) that <qemu:override> turns into the aero device */
+        xmlNodePtr snd = child(dev, "sound", NULL);
+        prop(snd, "model", "es1370");
+        prop(child(snd, "audio", NULL), "id", "1");
+        alias(snd, ALIAS_SND);
+        static const char *const audio_types[] = {
+            [MEDIA_AUDIO_NONE] = "none", [MEDIA_AUDIO_PULSEAUDIO] = "pulseaudio",
+            [MEDIA_AUDIO_ALSA] = "alsa", [MEDIA_AUDIO_FILE] = "file"};
+        xmlNodePtr audio = child(dev, "audio", NULL);
+        prop(audio, "id", "1");
+        prop(audio, "type", audio_types[s->audio]);
+        if (s->audio == MEDIA_AUDIO_FILE)
+            prop(audio, "path", s->audio_file);
+        /* the device's own playback format (CONTRACT §3.4): no resampling on the way out */
+        char rate[16], channels[16];
+        g_snprintf(rate, sizeof(rate), "%u", AERO_SND_RATE);
+        g_snprintf(channels, sizeof(channels), "%u", AERO_SND_PLAYBACK_CHANNELS);
+        xmlNodePtr settings = child(child(audio, "output", NULL), "settings", NULL);
+        prop(settings, "frequency", rate);
+        prop(settings, "channels", channels);
+        prop(settings, "format", "s16"); /* S16_LE, the only format */
+        prop(child(child(audio, "input", NULL), "settings", NULL), "frequency", rate);
+    }
     /* no stock virtio device in this VM: Windows 7 has no driver for a balloon either */
     prop(child(dev, "memballoon", NULL), "model", "none");
 
@@ -306,6 +335,11 @@ char *media_domain_xml(const MediaDomainSpec *s)
     override_device(over, qemu, ALIAS_KBD, "aero-virtio-keyboard-pci");
     override_device(over, qemu, ALIAS_MOUSE, "aero-virtio-mouse-pci");
     override_device(over, qemu, ALIAS_TABLET, "aero-virtio-tablet-pci");
+    if (s->sound) {
+        fe = override_device(over, qemu, ALIAS_SND, "aero-virtio-snd-pci");
+        /* CONTRACT §3.4: the wire encoding the guest's sound driver speaks */
+        override_property(fe, qemu, "protocol", "string", s->sound_protocol);
+    }
 
     xmlChar *mem = NULL;
     int len = 0;
@@ -414,7 +448,7 @@ static gboolean run_limited(const char *const *argv, guint seconds, char **out, 
 }
 
 /* The emulator must run and list every aero device (`-device help`). */
-static gboolean probe_emulator(const char *emu, GError **error)
+static gboolean probe_emulator(const char *emu, gboolean sound, GError **error)
 {
     if (!g_file_test(emu, G_FILE_TEST_EXISTS)) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: no such emulator (build it with "
@@ -446,11 +480,12 @@ static gboolean probe_emulator(const char *emu, GError **error)
                     last ? last + 1 : out);
         return FALSE;
     }
-    for (guint i = 0; i < G_N_ELEMENTS(aero_devices); i++) {
-        g_autofree char *quoted = g_strdup_printf("\"%s\"", aero_devices[i]);
+    for (guint i = 0; i < G_N_ELEMENTS(aero_devices) + (sound ? 1 : 0); i++) {
+        const char *want = i < G_N_ELEMENTS(aero_devices) ? aero_devices[i] : "aero-virtio-snd-pci";
+        g_autofree char *quoted = g_strdup_printf("\"%s\"", want);
         if (!strstr(out, quoted)) {
             g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                        "%s: not the patched QEMU: '-device help' does not list %s", emu, aero_devices[i]);
+                        "%s: not the patched QEMU: '-device help' does not list %s", emu, want);
             return FALSE;
         }
     }
@@ -729,6 +764,27 @@ gboolean media_domain_resolve(const MediaDomainOptions *o, MediaDomainSpec *s, G
     s->firmware = o->firmware;
     s->net = o->net;
     s->net_source = g_strdup(o->net_source);
+    s->sound = o->sound;
+    s->audio = o->audio;
+    s->sound_protocol = g_strdup(o->sound_protocol ? o->sound_protocol : "aero");
+    if (strcmp(s->sound_protocol, "aero") && strcmp(s->sound_protocol, "virtio")) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--sound-protocol '%s': use aero or virtio", s->sound_protocol);
+        goto fail;
+    }
+    if (o->audio == MEDIA_AUDIO_FILE) {
+        if (!o->audio_file || !*o->audio_file) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--audio file=PATH: the path is missing");
+            goto fail;
+        }
+        s->audio_file = absolute(o->audio_file);
+        g_autofree char *dir = g_path_get_dirname(s->audio_file);
+        if (g_file_test(s->audio_file, G_FILE_TEST_IS_DIR) || !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "%s: not a file in an existing folder (--audio)",
+                        o->audio_file);
+            goto fail;
+        }
+    }
 
     if (!check_iso(o->iso, "--iso", error))
         goto fail;
@@ -818,7 +874,7 @@ gboolean media_domain_resolve(const MediaDomainOptions *o, MediaDomainSpec *s, G
                     "aero-qemu-system-x86_64 in its folder): run scripts/build-qemu.sh or give --emulator");
         goto fail;
     }
-    if (!probe_emulator(s->emulator, error))
+    if (!probe_emulator(s->emulator, s->sound, error))
         goto fail;
     switch (o->accel) {
     case MEDIA_ACCEL_KVM:

@@ -12,6 +12,8 @@
 typedef enum { MEDIA_FIRMWARE_BIOS, MEDIA_FIRMWARE_UEFI } MediaFirmware;
 typedef enum { MEDIA_ACCEL_AUTO, MEDIA_ACCEL_KVM, MEDIA_ACCEL_TCG } MediaAccel;
 typedef enum { MEDIA_NET_USER, MEDIA_NET_BRIDGE, MEDIA_NET_NETWORK } MediaNetKind;
+/* Where the VM's sound goes (libvirt <audio type=...>). */
+typedef enum { MEDIA_AUDIO_NONE, MEDIA_AUDIO_PULSEAUDIO, MEDIA_AUDIO_ALSA, MEDIA_AUDIO_FILE } MediaAudioKind;
 
 /* What the user asked for (the CLI's options). */
 typedef struct {
@@ -29,6 +31,11 @@ typedef struct {
     MediaNetKind net;
     const char *net_source;  /* bridge or network name */
     guint net_header_len;    /* 0: from the driver ISO's manifest */
+    gboolean sound;          /* aero-virtio-snd-pci */
+    MediaAudioKind audio;    /* its host backend */
+    const char *audio_file;  /* MEDIA_AUDIO_FILE: the WAV file QEMU writes */
+    const char *sound_protocol; /* NULL or "aero": the contract's wire encoding (Aero's driver);
+                                 * "virtio": virtio 1.2's (Linux, upstream drivers) */
     const char *output;      /* domain XML to write; NULL: none (stdout when nothing else is asked) */
     const char *connect;     /* libvirt URI; NULL: qemu:///system */
     gboolean define, start, paused, replace, reuse_disk;
@@ -48,6 +55,10 @@ typedef struct {
     MediaNetKind net;
     char *net_source;
     guint net_header_len;
+    gboolean sound;
+    MediaAudioKind audio;
+    char *audio_file;
+    char *sound_protocol; /* "aero" or "virtio" */
 } MediaDomainSpec;
 
 void media_domain_spec_clear(MediaDomainSpec *s);

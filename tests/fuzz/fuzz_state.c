@@ -1,7 +1,8 @@
 /* libFuzzer target: the migration-state loader (aero_vdev_load) as a destination sees it. The
- * harness makes a real state blob -- a blk, net or keyboard device brought up on the unit tests'
- * fake guest, mid-workload: blk with requests in flight, net with a frame published and its
- * link down, the keyboard with a backlog -- and the input edits it: byte 0 picks the device,
+ * harness makes a real state blob -- a blk, net, keyboard or sound device brought up on the unit
+ * tests' fake guest, mid-workload: blk with requests in flight, net with a frame published and
+ * its link down, the keyboard with a backlog, sound with part-played playback and part-filled
+ * capture buffers held (both encodings) -- and the input edits it: byte 0 picks the device,
  * byte 1 says whether the checksum is repaired after editing (so the fuzzer reaches the field
  * validation rather than only the CRC), then (u16 offset, u8 value) edits, offsets modulo the
  * blob's length. The damaged blob is loaded into a fresh device on the same guest memory; a
@@ -15,13 +16,14 @@
 #include "aero_blk.h"
 #include "aero_input.h"
 #include "aero_net.h"
+#include "aero_snd.h"
 #include "membackend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define DISK (1u << 20)
+#define DISK (64u << 10)
 
 static struct fake_guest g;
 static struct drv d;
@@ -60,6 +62,48 @@ static void blk_write(unsigned i)
 }
 
 static void transmit(void *opaque, const uint8_t *frame, size_t len) {}
+
+/* One control message {req} -> 4-byte status, answered at once (synchronous host). */
+static void snd_ctl(const uint8_t *req, uint32_t len)
+{
+    uint64_t a = fg_alloc(&g, len, 8), st = fg_alloc(&g, 4, 4);
+    memcpy(fg_ptr(&g, a), req, len);
+    struct drv_buf b[2] = {{a, len, false}, {st, 4, true}};
+    drv_publish(&d, AERO_SND_CONTROLQ, drv_add_chain(&d, AERO_SND_CONTROLQ, b, 2));
+    drv_kick(&d, AERO_SND_CONTROLQ);
+}
+
+/* SET_PARAMS, PREPARE, START of a stream with its fixed format. */
+static void snd_open(uint32_t stream)
+{
+    uint8_t ch = stream == AERO_SND_PLAYBACK ? 2 : 1;
+    uint8_t sp[24] = {0}, cmd[8];
+    aero_put_le32(sp, VIRTIO_SND_R_PCM_SET_PARAMS);
+    aero_put_le32(sp + 4, stream);
+    aero_put_le32(sp + 8, 7680u * ch);
+    aero_put_le32(sp + 12, 1920u * ch);
+    sp[20] = ch;
+    sp[21] = VIRTIO_SND_PCM_FMT_S16;
+    sp[22] = VIRTIO_SND_PCM_RATE_48000;
+    snd_ctl(sp, sizeof(sp));
+    for (uint32_t code = VIRTIO_SND_R_PCM_PREPARE; code <= VIRTIO_SND_R_PCM_START; code++) {
+        if (code == VIRTIO_SND_R_PCM_RELEASE)
+            continue;
+        aero_put_le32(cmd, code);
+        aero_put_le32(cmd + 4, stream);
+        snd_ctl(cmd, sizeof(cmd));
+    }
+}
+
+/* A transfer buffer: header (readable), PCM (readable for playback, writable for capture),
+ * 8-byte status (writable). */
+static void snd_xfer(uint16_t q, uint32_t stream, uint32_t hdr_len, uint32_t pcm)
+{
+    uint64_t h = fg_alloc(&g, 8, 8), data = fg_alloc(&g, pcm, 8), st = fg_alloc(&g, 8, 8);
+    aero_put_le32(fg_ptr(&g, h), stream);
+    struct drv_buf b[3] = {{h, hdr_len, false}, {data, pcm, q == AERO_SND_RXQ}, {st, 8, true}};
+    drv_publish(&d, q, drv_add_chain(&d, q, b, 3));
+}
 static const struct aero_net_backend_ops net_be = {.transmit = transmit};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,14 +111,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2)
         return 0;
-    unsigned kind = data[0] % 3;
+    unsigned kind = data[0] % 5; /* blk, net, keyboard, snd (aero), snd (virtio) */
     bool fix_crc = data[1] & 1;
-    fg_init(&g);
+    fg_init_size(&g, 2u << 20); /* small: the arena is allocated for every input */
     membk_init(&mb_src, DISK);
     membk_init(&mb_dst, DISK);
     struct aero_blk *bs = NULL, *bd = NULL;
     struct aero_net *ns = NULL, *nd = NULL;
     struct aero_input *is = NULL, *id = NULL;
+    struct aero_snd *ss = NULL, *sd = NULL;
     struct aero_vdev *src, *dst;
 
     if (kind == 0) {
@@ -100,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         drv_bring_up(&d, src, &g, ~0ull);
         aero_net_set_link(ns, false);
         tx_frame(AERO_NET_TXQ);
-    } else {
+    } else if (kind == 2) {
         struct aero_input_params p = {.kind = AERO_INPUT_KEYBOARD};
         is = aero_input_new(&p, &fake_host_ops, &g, NULL, NULL, NULL);
         id = aero_input_new(&p, &fake_host_ops, &g, NULL, NULL, NULL);
@@ -111,6 +156,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             aero_input_event(is, AERO_EV_KEY, (uint16_t)k, 1);
             aero_input_sync(is);
         }
+    } else {
+        struct aero_snd_params p = {.protocol = kind == 3 ? AERO_SND_PROTOCOL_AERO
+                                                          : AERO_SND_PROTOCOL_VIRTIO};
+        uint32_t hdr = kind == 3 ? 8 : 4;
+        ss = aero_snd_new(&p, &fake_host_ops, &g, NULL, NULL, NULL);
+        sd = aero_snd_new(&p, &fake_host_ops, &g, NULL, NULL, NULL);
+        src = aero_snd_vdev(ss);
+        dst = aero_snd_vdev(sd);
+        drv_bring_up(&d, src, &g, ~0ull);
+        snd_open(AERO_SND_PLAYBACK);
+        snd_open(AERO_SND_CAPTURE);
+        for (unsigned i = 0; i < 3; i++) {
+            snd_xfer(AERO_SND_TXQ, AERO_SND_PLAYBACK, hdr, 1920);
+            snd_xfer(AERO_SND_RXQ, AERO_SND_CAPTURE, hdr, 480);
+        }
+        drv_kick(&d, AERO_SND_TXQ);
+        drv_kick(&d, AERO_SND_RXQ);
+        uint8_t pcm[960] = {0};
+        aero_snd_playback_pull(ss, pcm, sizeof(pcm));
+        aero_snd_capture_push(ss, pcm, 240);
     }
 
     size_t len;
@@ -134,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* The restart pass ran inside the load (synchronous host); what was saved right after
          * it may differ, so compare with a fresh save of the blob's own device instead: load
          * must not accept what the device cannot hold, i.e. lengths agree. */
-        if (after_len != len && kind != 0)
+        if (after_len != len && kind != 0 && !sd)
             violated("an accepted state saves back to another length");
         d.vdev = dst;
         membk_complete_all(&mb_dst);
@@ -142,6 +207,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (id) {
             aero_input_event(id, AERO_EV_KEY, 30, 1);
             aero_input_sync(id);
+        }
+        if (sd) {
+            uint8_t pcm[4096] = {0};
+            aero_snd_playback_pull(sd, pcm, sizeof(pcm));
+            aero_snd_capture_push(sd, pcm, 2048);
         }
     }
     free(before);
@@ -153,6 +223,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aero_net_free(nd);
     aero_input_free(is);
     aero_input_free(id);
+    aero_snd_free(ss);
+    aero_snd_free(sd);
     membk_free(&mb_src);
     membk_free(&mb_dst);
     fg_free(&g);

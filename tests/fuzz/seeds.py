@@ -92,7 +92,7 @@ def state_seeds():
     """fuzz_state: device kind, checksum-repair flag, then (u16 offset, u8 value) edits of the
     harness' own state blob; the unedited blob of each device is the start."""
     seeds = []
-    for kind in range(3):
+    for kind in range(5):  # blk, net, keyboard, snd (aero), snd (virtio)
         seeds.append(bytes([kind, 1]))
         seeds.append(bytes([kind, 0]))
         seeds.append(bytes([kind, 1]) + u16(30) + bytes([0x0f]))   # a status edit

@@ -8,6 +8,9 @@
 #   guest_stop NAME                         quit QEMU
 #   guest_run NAME SCRIPT [qemu args...]    all of the above; returns the guest script's rc
 #   guest_log NAME                          path of the serial log
+#   wait_migration NAME                     until its outgoing migration completed (prints the
+#                                           final query-migrate) or failed
+#   wait_running NAME                       until it runs (an incoming migration finished)
 #
 # QEMU runs with -no-shutdown, so after the guest powers off its counters can still be queried.
 
@@ -166,6 +169,30 @@ guest_run() {
 guest_stats() {
   guest_qmp "$1" "{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/$2\",\"property\":\"stats\"}}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin), end="")'
+}
+
+wait_migration() { # NAME: until completed (prints the final query-migrate) or failed
+  local name=$1 i out
+  for i in $(seq 1 1200); do
+    out=$(guest_qmp "$name" '{"execute":"query-migrate"}')
+    case $out in
+      *'"completed"'*) echo "$out"; return 0 ;;
+      *'"failed"'* | *'"cancelled"'*) echo "$out"; return 1 ;;
+    esac
+    sleep 0.25
+  done
+  echo "$out"
+  return 1
+}
+
+wait_running() {
+  local name=$1 i
+  for i in $(seq 1 400); do
+    guest_qmp "$name" '{"execute":"query-status"}' 2>/dev/null | grep -q '"running": true' && return 0
+    guest_alive "$name" || return 1
+    sleep 0.25
+  done
+  return 1
 }
 
 guest_cleanup() {

@@ -7,7 +7,10 @@ of the run's frames were found, whether they came in order, and the span they co
 (at 48 kHz), and fails when fewer than MIN (default 0.95) of them were found or any came out of
 order. The data chunk is read by file size (a QEMU killed hard leaves its length 0).
 
-    snd-wavcheck.py FILE NAME:BASE:FRAMES[:MIN] ...
+    snd-wavcheck.py FILE [--then FILE2 ...] NAME:BASE:FRAMES[:MIN] ...
+
+--then appends FILE2's data to FILE's: one signal played across a migration, its first part in
+the source's file and the rest in the destination's.
 """
 import struct
 import sys
@@ -32,10 +35,14 @@ def data_of(path):
 
 
 def main():
-    data = data_of(sys.argv[1])
+    args = sys.argv[1:]
+    data = data_of(args.pop(0))
+    while args and args[0] == "--then":
+        data += data_of(args[1])
+        args = args[2:]
     frames = struct.unpack(f"<{len(data) // 2}h", data)
     runs = []
-    for spec in sys.argv[2:]:
+    for spec in args:
         parts = spec.split(":")
         runs.append((parts[0], int(parts[1]), int(parts[2]),
                      float(parts[3]) if len(parts) > 3 else 0.95))

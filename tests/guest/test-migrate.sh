@@ -120,30 +120,6 @@ linux_to_qnum() {
   esac
 }
 
-wait_migration() { # NAME: until completed (prints the final query-migrate) or failed
-  local name=$1 i out
-  for i in $(seq 1 1200); do
-    out=$(guest_qmp "$name" '{"execute":"query-migrate"}')
-    case $out in
-      *'"completed"'*) echo "$out"; return 0 ;;
-      *'"failed"'* | *'"cancelled"'*) echo "$out"; return 1 ;;
-    esac
-    sleep 0.25
-  done
-  echo "$out"
-  return 1
-}
-
-wait_running() {
-  local name=$1 i
-  for i in $(seq 1 400); do
-    guest_qmp "$name" '{"execute":"query-status"}' 2>/dev/null | grep -q '"running": true' && return 0
-    guest_alive "$name" || return 1
-    sleep 0.25
-  done
-  return 1
-}
-
 # check_results NAME LOG...: the workload's verdicts, from the serial logs given.
 check_results() {
   local name=$1

@@ -4,8 +4,9 @@
 # virt-xml-validate (libvirt's own schema); its content is read back with xmllint XPath: q35,
 # emulator, disk/NIC/input as native devices switched to the aero drivers by <qemu:override>,
 # the input functions 0/1/2 of one slot, CD-ROMs on SATA, boot order, VNC on localhost, std VGA,
-# pty serial, ICH9 USB, SeaBIOS or OVMF, type qemu/kvm, and header-len 12 for virtio-win's NetKVM, 10 for
-# Aero's net driver. Bad input fails with one line naming the problem and writes nothing.
+# pty serial, ICH9 USB, SeaBIOS or OVMF, type qemu/kvm, header-len 12 for virtio-win's NetKVM, 10
+# for Aero's net driver, and --sound on as a native <sound> + <audio> switched to
+# aero-virtio-snd-pci. Bad input fails with one line naming the problem and writes nothing.
 # Needs the patched QEMU (the emulator is probed): skipped when it has not been built.
 #   test-domain.sh AERO_MEDIA_BINARY
 set -euo pipefail
@@ -32,6 +33,7 @@ python3 "$HERE/fixtures.py" drivers "$T/aero" --layout aero --net-service aero_v
 "$AM" driver-iso --quiet --drivers "$T/vw" --output "$T/virtio-win.iso"
 "$AM" driver-iso --quiet --drivers "$T/aero" --output "$T/aero-drivers.iso"
 COMMON=(--name win7 --iso "$T/x64.iso" --disk "$T/win7.qcow2" --emulator "$QEMU" --accel tcg)
+D0=(--drivers-iso "$T/virtio-win.iso")
 
 # ---- a BIOS domain with virtio-win's drivers ------------------------------------------------
 "$AM" domain "${COMMON[@]}" --drivers-iso "$T/virtio-win.iso" --output "$T/bios.xml" 2>"$T/bios.err"
@@ -72,7 +74,7 @@ done
 [ "$(x "$X" 'string(/domain/devices/graphics[@type="vnc"]/listen/@address)')" = 127.0.0.1 ] || fail "VNC not on localhost"
 [ "$(x "$X" 'string(/domain/devices/video/model/@type)')" = vga ] || fail "video is not std VGA"
 [ "$(x "$X" 'string(/domain/devices/serial/@type)')" = pty ] || fail "serial is not a pty"
-[ "$(x "$X" 'count(/domain/devices/sound)')" = 0 ] || fail "sound device without aero-virtio-snd-pci"
+[ "$(x "$X" 'count(/domain/devices/sound)')" = 0 ] || fail "a sound device without --sound on"
 [ "$(x "$X" 'count(/domain/devices/controller[@type="usb"][@model="ich9-ehci1" or starts-with(@model, "ich9-uhci")])')" = 4 ] ||
   fail "USB is not ICH9 EHCI + UHCI (what Windows 7 drives)"
 pass "BIOS domain: valid XML, native devices switched to the aero drivers, header-len 12 for NetKVM"
@@ -92,6 +94,28 @@ X=$T/uefi.xml
 "$AM" domain "${COMMON[@]}" --quiet --drivers-iso "$T/aero-drivers.iso" --network network=default >"$T/net.xml"
 [ "$(x "$T/net.xml" 'string(/domain/devices/interface/source/@network)')" = default ] || fail "libvirt network"
 pass "UEFI domain on OVMF, Aero's net driver -> header-len 10, bridge and network NICs"
+
+# ---- sound: a native <sound> switched to aero-virtio-snd-pci, with its <audio> backend ---------
+"$AM" domain "${COMMON[@]}" --quiet "${D0[@]}" --sound on >"$T/snd.xml"
+virt-xml-validate "$T/snd.xml" >/dev/null 2>&1 || fail "virt-xml-validate rejects the sound XML"
+X=$T/snd.xml
+[ "$(x "$X" 'count(/domain/devices/sound[alias/@name="ua-aero-snd"])')" = 1 ] || fail "--sound on: no sound device"
+[ "$(x "$X" "string(/domain/$Q[@alias='ua-aero-snd']/*/*[@name='driver']/@value)")" = aero-virtio-snd-pci ] ||
+  fail "the sound device is not switched to aero-virtio-snd-pci"
+[ "$(x "$X" "string(/domain/$Q[@alias='ua-aero-snd']/*/*[@name='protocol']/@value)")" = aero ] ||
+  fail "the default sound encoding is not the contract's (aero)"
+a=$(x "$X" 'string(/domain/devices/sound/audio/@id)')
+[ -n "$a" ] && [ "$(x "$X" "string(/domain/devices/audio[@id='$a']/@type)")" = none ] ||
+  fail "--sound on without --audio: want an <audio type='none'> the sound device uses"
+"$AM" domain "${COMMON[@]}" --quiet "${D0[@]}" --sound on --audio "file=$T/out.wav" --sound-protocol virtio >"$T/snd2.xml"
+virt-xml-validate "$T/snd2.xml" >/dev/null 2>&1 || fail "virt-xml-validate rejects the sound XML (file backend)"
+X=$T/snd2.xml
+[ "$(x "$X" 'string(/domain/devices/audio/@type)')" = file ] && [ "$(x "$X" 'string(/domain/devices/audio/@path)')" = "$T/out.wav" ] ||
+  fail "--audio file=PATH: want <audio type='file' path='PATH'>"
+[ "$(x "$X" "string(/domain/$Q[@alias='ua-aero-snd']/*/*[@name='protocol']/@value)")" = virtio ] ||
+  fail "--sound-protocol virtio not passed to the device"
+[ ! -e "$T/out.wav" ] || fail "writing the XML created the audio file"
+pass "sound: <sound> + <audio> switched to aero-virtio-snd-pci, backend and encoding as asked"
 
 # ---- accelerator: auto never hangs on a /dev/kvm that does not run guests ---------------------
 s=$(date +%s)
@@ -135,7 +159,12 @@ expect_error "emulator without the aero devices" "/bin/true: not the patched QEM
   "${COMMON[@]}" "${D[@]}" --emulator /bin/true
 expect_error "no driver ISO and no header length" "without --drivers-iso, --net-header-len must say" 1 "${COMMON[@]}"
 expect_error "same ISO twice" "given as both --iso and --drivers-iso" 1 "${COMMON[@]}" --drivers-iso "$T/x64.iso"
-expect_error "sound on" "--sound on: aero-virtio-snd-pci does not exist yet" 2 "${COMMON[@]}" "${D[@]}" --sound on
+expect_error "bad sound" "--sound must be on or off" 2 "${COMMON[@]}" "${D[@]}" --sound loud
+expect_error "audio without sound" "--audio and --sound-protocol need --sound on" 2 "${COMMON[@]}" "${D[@]}" --audio alsa
+expect_error "bad audio" "--audio must be none, pulseaudio, alsa or file=PATH" 2 "${COMMON[@]}" "${D[@]}" --sound on --audio jack
+expect_error "bad sound protocol" "--sound-protocol must be aero or virtio" 2 "${COMMON[@]}" "${D[@]}" --sound on --sound-protocol spec
+expect_error "audio file in no folder" "nodir/out.wav: not a file in an existing folder (--audio)" 1 "${COMMON[@]}" "${D[@]}" \
+  --sound on --audio "file=$T/nodir/out.wav"
 expect_error "bad firmware" "--firmware must be bios or uefi" 2 "${COMMON[@]}" "${D[@]}" --firmware coreboot
 expect_error "bad network" "--network must be user, bridge=NAME or network=NAME" 2 "${COMMON[@]}" "${D[@]}" --network tap
 expect_error "bad disk size" "--disk-size '12Q'" 2 "${COMMON[@]}" "${D[@]}" --disk-size 12Q

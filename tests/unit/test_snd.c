@@ -985,6 +985,166 @@ START_TEST(test_snd_control_refilling_driver_gets_bounded_passes)
 }
 END_TEST
 
+/* ---- migration state ------------------------------------------------------------------------ */
+
+static struct aero_snd *new_peer(enum aero_snd_protocol p)
+{
+    struct aero_snd_params sp = {.protocol = p};
+    struct aero_snd *o = aero_snd_new(&sp, &fake_host_ops, &g, &be, NULL, NULL);
+    ck_assert_ptr_nonnull(o);
+    return o;
+}
+
+static uint8_t *save_state(struct aero_snd *o, size_t *len)
+{
+    *len = aero_vdev_save(aero_snd_vdev(o), NULL, 0);
+    uint8_t *b = malloc(*len);
+    ck_assert_uint_eq(aero_vdev_save(aero_snd_vdev(o), b, *len), *len);
+    return b;
+}
+
+/* Held buffers, part-played and part-filled, travel as identities: the destination re-reads
+ * them and continues each where the source stopped; every buffer completes exactly once. */
+START_TEST(test_snd_state_held_buffers_travel_and_complete_once)
+{
+    open_stream(AERO_SND_PLAYBACK, true);
+    open_stream(AERO_SND_CAPTURE, true);
+    struct xfer_buf t[3] = {tx_buf(1920, 1, 1, true), tx_buf(1920, 2, 2, true),
+                            tx_buf(1920, 3, 1, true)};
+    struct xfer_buf r[2] = {rx_buf(480, true), rx_buf(480, true)};
+    uint8_t pcm[5760], mic[960];
+    pattern(mic, sizeof(mic), 9);
+    ck_assert_uint_eq(aero_snd_playback_pull(snd, pcm, 960), 960);
+    ck_assert_uint_eq(aero_snd_capture_push(snd, mic, 240), 240);
+    ck_assert(no_used(TXQ));
+    ck_assert(no_used(RXQ));
+
+    size_t len;
+    uint8_t *blob = save_state(snd, &len);
+    struct aero_snd *dst = new_peer(proto);
+    running_on[0] = running_on[1] = false;
+    ck_assert_ptr_null(aero_vdev_load(aero_snd_vdev(dst), blob, len));
+    ck_assert(running_on[0] && running_on[1]); /* the host's audio is switched on for both */
+    ck_assert_int_eq(aero_snd_stream_state(dst, 0), AERO_SND_STATE_RUNNING);
+    ck_assert_uint_eq(aero_snd_queued_bytes(dst, 0), 3 * 1920 - 960);
+    ck_assert_uint_eq(aero_snd_queued_bytes(dst, 1), 2 * 480 - 240);
+    aero_snd_free(snd); /* the source is gone */
+    snd = dst;
+    d.vdev = aero_snd_vdev(dst);
+
+    ck_assert_uint_eq(aero_snd_playback_pull(snd, pcm, sizeof(pcm)), sizeof(pcm));
+    ck_assert_mem_eq(pcm, (uint8_t *)fg_ptr(&g, t[0].data) + 960, 960);
+    ck_assert_mem_eq(pcm + 960, fg_ptr(&g, t[1].data), 1920);
+    ck_assert_mem_eq(pcm + 2880, fg_ptr(&g, t[2].data), 1920);
+    for (unsigned i = 0; i < 3; i++) {
+        expect_used(TXQ, t[i].head, 8);
+        ck_assert_uint_eq(xfer_status(&t[i]), OK);
+    }
+    ck_assert(no_used(TXQ));
+    ck_assert_uint_eq(aero_snd_capture_push(snd, mic + 240, 960 - 240), 960 - 240);
+    expect_used(RXQ, r[0].head, 480 + 8);
+    expect_used(RXQ, r[1].head, 480 + 8);
+    ck_assert_mem_eq(fg_ptr(&g, r[0].data), mic, 480);
+    ck_assert_mem_eq(fg_ptr(&g, r[1].data), mic + 480, 480);
+    ck_assert(no_used(RXQ));
+    ck_assert(!drv_needs_reset(&d));
+    free(blob);
+}
+END_TEST
+
+static void fix_crc(uint8_t *b, size_t len) { aero_put_le32(b + len - 4, aero_state_crc32(b, len - 4)); }
+
+/* One row per damaged device section (a valid CRC over it: a malicious stream, not a corrupted
+ * one); each is refused with its reason and the destination stays as it was. The section is
+ * {protocol, state0, count0 (2), head (2), done (4), state1, count1 (2)} with one held playback
+ * buffer, just before the CRC. */
+static const struct snd_state_case {
+    const char *name;
+    unsigned off, width;
+    uint32_t value;
+    const char *reason;
+} snd_state_cases[] = {
+    {"unknown stream state", 1, 1, 9, "unknown state"},
+    {"buffers held by a stream that is not prepared", 1, 1, AERO_SND_STATE_PARAMS, "holds 1"},
+    {"more buffers than the ring has in flight", 2, 2, 2, "holds 2"},
+    {"head beyond the queue", 4, 2, 300, "out of range"},
+    {"progress not a whole frame", 6, 4, 3, "not a frame"},
+    {"progress beyond the largest payload", 6, 4, AERO_SND_MAX_PAYLOAD + 4, "not a frame"},
+    {"capture holds buffers its ring does not have", 11, 2, 1, "holds 1"},
+};
+
+START_TEST(test_snd_state_damaged_section_refused)
+{
+    const struct snd_state_case *c = &snd_state_cases[_i];
+    open_stream(AERO_SND_PLAYBACK, true);
+    tx_buf(1920, 1, 1, true);
+    uint8_t pcm[480];
+    aero_snd_playback_pull(snd, pcm, sizeof(pcm));
+    size_t len;
+    uint8_t *blob = save_state(snd, &len);
+    struct aero_snd *dst = new_peer(proto);
+    ck_assert_ptr_null(aero_vdev_load(aero_snd_vdev(dst), blob, len)); /* intact: accepted */
+    aero_snd_free(dst);
+    dst = new_peer(proto);
+    size_t before_len;
+    uint8_t *before = save_state(dst, &before_len);
+    unsigned dev = (unsigned)len - 4 - 13;
+    ck_assert_uint_eq(blob[dev], (uint8_t)proto);
+    for (unsigned k = 0; k < c->width; k++)
+        blob[dev + c->off + k] = (uint8_t)(c->value >> (8 * k));
+    fix_crc(blob, len);
+    const char *why = aero_vdev_load(aero_snd_vdev(dst), blob, len);
+    ck_assert_msg(why && strstr(why, c->reason), "%s: got '%s', want '%s'", c->name,
+                  why ? why : "(accepted)", c->reason);
+    size_t after_len;
+    uint8_t *after = save_state(dst, &after_len);
+    ck_assert_uint_eq(before_len, after_len);
+    ck_assert(memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+    free(blob);
+    aero_snd_free(dst);
+}
+END_TEST
+
+/* The other wire encoding on the destination is refused up front, not discovered later. */
+START_TEST(test_snd_state_other_protocol_refused)
+{
+    open_stream(AERO_SND_PLAYBACK, false);
+    tx_buf(1920, 1, 1, true);
+    size_t len;
+    uint8_t *blob = save_state(snd, &len);
+    struct aero_snd *dst = new_peer(proto == AERO_SND_PROTOCOL_AERO ? AERO_SND_PROTOCOL_VIRTIO
+                                                                    : AERO_SND_PROTOCOL_AERO);
+    const char *why = aero_vdev_load(aero_snd_vdev(dst), blob, len);
+    ck_assert_msg(why && strstr(why, "protocol differs"), "got '%s'", why ? why : "(accepted)");
+    free(blob);
+    aero_snd_free(dst);
+}
+END_TEST
+
+/* A held buffer the driver rewrote behind the device's back (here: its stream id) no longer
+ * parses as the buffer it was: the destination fails the device, the virtio way. */
+START_TEST(test_snd_state_rewritten_buffer_is_needs_reset)
+{
+    open_stream(AERO_SND_PLAYBACK, true);
+    struct xfer_buf x = tx_buf(1920, 1, 1, true);
+    size_t len;
+    uint8_t *blob = save_state(snd, &len);
+    uint64_t hdr = aero_le64(fg_ptr(&g, d.vq[TXQ].desc + 16ull * x.head));
+    aero_put_le32(fg_ptr(&g, hdr), AERO_SND_CAPTURE);
+    struct aero_snd *dst = new_peer(proto);
+    ck_assert_ptr_null(aero_vdev_load(aero_snd_vdev(dst), blob, len));
+    aero_snd_free(snd);
+    snd = dst;
+    d.vdev = aero_snd_vdev(dst);
+    ck_assert(drv_needs_reset(&d));
+    uint8_t pcm[1920];
+    ck_assert_uint_eq(aero_snd_playback_pull(snd, pcm, sizeof(pcm)), 0);
+    free(blob);
+}
+END_TEST
+
 static void add_common(TCase *tc)
 {
     tcase_add_test(tc, test_snd_identity_and_features);
@@ -1017,6 +1177,11 @@ static void add_common(TCase *tc)
     tcase_add_test(tc, test_snd_rx_filled_from_capture_in_order);
     tcase_add_test(tc, test_snd_rx_release_pads_with_silence);
     tcase_add_test(tc, test_snd_rx_zero_payload_completes_with_status_only);
+    tcase_add_test(tc, test_snd_state_held_buffers_travel_and_complete_once);
+    tcase_add_loop_test(tc, test_snd_state_damaged_section_refused, 0,
+                        sizeof(snd_state_cases) / sizeof(snd_state_cases[0]));
+    tcase_add_test(tc, test_snd_state_other_protocol_refused);
+    tcase_add_test(tc, test_snd_state_rewritten_buffer_is_needs_reset);
 }
 
 Suite *test_suite(void)

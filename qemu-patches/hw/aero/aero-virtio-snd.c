@@ -4,7 +4,9 @@
  * connects it to QEMU's audio layer (any -audiodev: wav, none, alsa, pa, ...) and to PCI.
  * QEMU's audio timer is the clock: each playback callback pulls as many bytes as the backend
  * can take from the library, each capture callback pushes what the backend recorded; the
- * library completes a transfer buffer once its last byte went through.
+ * library completes a transfer buffer once its last byte went through. Nothing is pulled or
+ * pushed while the VM is stopped (a migration's final RAM copy may be under way): the audio
+ * layer plays silence meanwhile and captured sound is dropped.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -12,9 +14,11 @@
 #include "qemu/module.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
+#include "sysemu/runstate.h"
 #include "audio/audio.h"
 #include "aero-pci.h"
 #include "aero_snd.h"
@@ -46,7 +50,7 @@ struct AeroVirtioSndPCI {
 static void aero_snd_out_cb(void *opaque, int avail)
 {
     AeroVirtioSndPCI *s = opaque;
-    size_t room = avail > 0 ? avail : 0;
+    size_t room = avail > 0 && runstate_is_running() ? avail : 0;
 
     while (room > 0 && s->snd) {
         size_t w;
@@ -76,7 +80,7 @@ static void aero_snd_out_cb(void *opaque, int avail)
 static void aero_snd_in_cb(void *opaque, int avail)
 {
     AeroVirtioSndPCI *s = opaque;
-    size_t left = avail > 0 ? avail : 0;
+    size_t left = avail > 0 && runstate_is_running() ? avail : 0;
 
     while (left > 0 && s->snd) {
         size_t n = MIN(left, sizeof(s->in_buf)), got;
@@ -108,6 +112,15 @@ static void aero_snd_running(void *opaque, unsigned stream, bool on)
     } else if (s->in) {
         AUD_set_active_in(s->in, on);
     }
+}
+
+/* The streams' states came with the migration state (the library switched the voices on or off
+ * through aero_snd_running); bytes pulled here before belong to this VM's previous life. */
+static void aero_snd_state_loaded(void *opaque)
+{
+    AeroVirtioSndPCI *s = opaque;
+
+    s->out_pos = s->out_len = 0;
 }
 
 static const struct aero_snd_backend_ops aero_snd_backend = {
@@ -181,6 +194,8 @@ static void aero_virtio_snd_realize(PCIDevice *pci, Error **errp)
         warn_report("aero-virtio-snd-pci: audiodev %s has no capture; the capture stream "
                     "records nothing", audio_get_id(&s->card));
     }
+    s->pci.hook_opaque = s;
+    s->pci.state_loaded = aero_snd_state_loaded;
     if (!aero_pci_realize(pci, &s->pci, "aero-virtio-snd-bar0", s->params.msix_vectors,
                           aero_virtio_snd_create, aero_virtio_snd_destroy, s, errp)) {
         aero_virtio_snd_close_voices(s);
@@ -238,9 +253,18 @@ static Property aero_virtio_snd_properties[] = {
     DEFINE_PROP_END_OF_LIST(),
 };
 
+/* PCI config space, MSI-X table and PBA, then the library's state (aero-pci.h): stream states
+ * and the transfer buffers held, which the destination re-reads from guest memory. */
 static const VMStateDescription aero_virtio_snd_vmstate = {
     .name = TYPE_AERO_VIRTIO_SND_PCI,
-    .unmigratable = 1,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, AeroVirtioSndPCI),
+        VMSTATE_MSIX(parent_obj, AeroVirtioSndPCI),
+        VMSTATE_AERO_PCI(pci, AeroVirtioSndPCI),
+        VMSTATE_END_OF_LIST()
+    },
 };
 
 static void aero_virtio_snd_class_init(ObjectClass *klass, void *data)
