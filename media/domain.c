@@ -317,11 +317,17 @@ char *media_domain_xml(const MediaDomainSpec *s)
         char rate[16], channels[16];
         g_snprintf(rate, sizeof(rate), "%u", AERO_SND_RATE);
         g_snprintf(channels, sizeof(channels), "%u", AERO_SND_PLAYBACK_CHANNELS);
-        xmlNodePtr settings = child(child(audio, "output", NULL), "settings", NULL);
+        xmlNodePtr output = child(audio, "output", NULL);
+        prop(output, "mixingEngine", "yes"); /* libvirt: settings need both flags */
+        prop(output, "fixedSettings", "yes");
+        xmlNodePtr settings = child(output, "settings", NULL);
         prop(settings, "frequency", rate);
         prop(settings, "channels", channels);
         prop(settings, "format", "s16"); /* S16_LE, the only format */
-        prop(child(child(audio, "input", NULL), "settings", NULL), "frequency", rate);
+        xmlNodePtr input = child(audio, "input", NULL);
+        prop(input, "mixingEngine", "yes");
+        prop(input, "fixedSettings", "yes");
+        prop(child(input, "settings", NULL), "frequency", rate);
     }
     /* no stock virtio device in this VM: Windows 7 has no driver for a balloon either */
     prop(child(dev, "memballoon", NULL), "model", "none");

@@ -2,17 +2,27 @@
 # Guest test, libvirt: the path a user takes. `aero-media domain ... --connect qemu:///embed?root=DIR
 # --start` defines and starts a domain (libvirt's embedded QEMU driver: no daemon) that boots the
 # Linux test guest from a bootable ISO on a SATA CD-ROM, with the disk on aero-virtio-blk-pci, the
-# NIC on aero-virtio-net-pci and keyboard/mouse/tablet on the aero input functions, all native
-# libvirt devices switched by <qemu:override>. The host reads the serial console through libvirt
-# (tests/guest/virt-console.c), injects input through libvirt, and checks what the guest saw on
-# each device: PCI identities and drivers, a fio write+verify on the disk, 8 MiB each way over the
-# NIC (MD5 on both ends), the key, motion, wheel and tablet events; then the device counters.
+# NIC on aero-virtio-net-pci, keyboard/mouse/tablet on the aero input functions and sound on
+# aero-virtio-snd-pci (--sound on, protocol=virtio, a WAV file as libvirt's <audio>), all native
+# libvirt devices switched by <qemu:override>. The guest is the 6.12 test guest (its kernel has
+# virtio_snd). The host reads the serial console through libvirt (tests/guest/virt-console.c),
+# injects input through libvirt, and checks what the guest saw on each device: PCI identities
+# and drivers, a fio write+verify on the disk, 8 MiB each way over the NIC (MD5 on both ends),
+# the key, motion, wheel and tablet events, a 1 s signal played found bit-exactly in the WAV
+# file; then the device counters.
 # Also checked: the generated XML passes virt-xml-validate; a second define of the same name and
 # an existing disk are refused with one line, changing nothing; and `aero-media vm` on a synthetic
 # Windows 7 ISO defines and starts (paused) the Windows domain under SeaBIOS and under OVMF.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/libvirt-lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+AERO_GUEST=${AERO_GUEST_612:-$HERE/../../build/guest-612}
+[ -e "$AERO_GUEST/vmlinuz" ] || {
+  echo "FAIL: $AERO_GUEST is missing: run scripts/build-guest.sh --backports (the 6.12 kernel)" >&2
+  exit 1
+}
+export AERO_GUEST
+. "$HERE/lib.sh"
+. "$HERE/libvirt-lib.sh"
 
 AM=$(aero_media)
 VC=$(virt_console)
@@ -51,6 +61,9 @@ for d in /sys/bus/pci/devices/*; do
   echo "pci $(basename $d) $(cat $d/vendor) $(cat $d/device) rev $(cat $d/revision) subsys $(cat $d/subsystem_device) driver $drv"
 done
 echo "blk serial $(cat /sys/block/vda/serial 2>/dev/null) sectors $(cat /sys/block/vda/size)"
+rmmod virtio_snd && insmod /lib/modules/virtio_snd.ko pcm_buffer_ms=640 # more buffer under TCG
+sleep 1
+aero-snd-play play /dev/snd/pcmC0D0p 48000 --base 700000 --period 3840 --periods 4
 fio --name=verify --filename=/dev/vda --direct=1 --ioengine=libaio --iodepth=8 --rw=write --bs=64k \
     --size=16M --verify=crc32c --do_verify=1 --output-format=terse --terse-version=3 >/tmp/fio.out
 echo "blk fio write+verify 16MiB ok"
@@ -100,24 +113,25 @@ say "libvirt: aero-media domain --connect $URI --start"
 t0=$(date +%s.%N)
 "$AM" domain --name "$NAME" --iso "$DIR/guest.iso" --disk "$DIR/disk.qcow2" --disk-size 256M \
   --memory 1024 --vcpus 1 --net-header-len 12 --accel tcg --connect "$URI" --start --paused \
+  --sound on --sound-protocol virtio --audio "file=$DIR/snd.wav" \
   >"$DIR/domain.out" 2>&1 || { cat "$DIR/domain.out" >&2; fail "aero-media domain --start failed"; }
 t1=$(date +%s.%N)
 grep -q "vncdisplay $NAME" "$DIR/domain.out" || fail "aero-media did not say how to watch the VM"
 [ -f "$DIR/disk.qcow2" ] || fail "the disk was not created"
 rc=0
 "$VC" "$URI" "$NAME" "$AERO_GUEST_TIMEOUT" ua-aero-disk ua-aero-nic ua-aero-kbd ua-aero-mouse ua-aero-tablet \
-  >"$DIR/console.raw" 2>"$DIR/console.err" || rc=$?
+  ua-aero-snd >"$DIR/console.raw" 2>"$DIR/console.err" || rc=$?
 t2=$(date +%s.%N)
 log=$DIR/console.log
 tr -d '\r' <"$DIR/console.raw" >"$log" # the serial console ends its lines with CR LF
-grep -E '^(pci|blk|net|input) ' "$log" | sed 's/^/  /' >&2
+grep -E '^(pci|blk|net|input|snd-play:) ' "$log" | sed 's/^/  /' >&2
 [ "$rc" = 0 ] || { tail -n 30 "$log" "$DIR/console.err" >&2; fail "guest script failed through libvirt (rc=$rc)"; }
 awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN { printf "  aero-media domain --start: %.1f s; start to guest result: %.1f s\n", b - a, c - b }' >&2
 
 # every aero function is there, with its contract identity, driven by Linux's virtio drivers
 for want in "0x1042 rev 0x01 subsys 0x0002 driver virtio-pci" "0x1041 rev 0x01 subsys 0x0001 driver virtio-pci" \
             "0x1052 rev 0x01 subsys 0x0010 driver virtio-pci" "0x1052 rev 0x01 subsys 0x0011 driver virtio-pci" \
-            "0x1052 rev 0x01 subsys 0x0012 driver virtio-pci"; do
+            "0x1052 rev 0x01 subsys 0x0012 driver virtio-pci" "0x1059 rev 0x01 subsys 0x0019 driver virtio-pci"; do
   grep -q "^pci .* 0x1af4 $want" "$log" || fail "guest does not see 1af4:$want"
 done
 # the three input functions share one slot: functions 0, 1, 2
@@ -148,16 +162,29 @@ def stats(alias):
     return m.group(1)
 def total(text, key):  # "errors" also sums guest_errors= and io_errors=
     return sum(int(v) for v in re.findall(r"\b(?:guest_|io_)?%s=(\d+)" % key, text))
-blk = stats("ua-aero-disk"); nic = stats("ua-aero-nic"); kbd = stats("ua-aero-kbd")
+blk = stats("ua-aero-disk"); nic = stats("ua-aero-nic"); kbd = stats("ua-aero-kbd"); snd = stats("ua-aero-snd")
 assert total(blk, "requests") >= 2 * 256, "blk requests: " + blk   # 16 MiB in 64 KiB, written and read
 assert total(blk, "errors") == 0, "blk errors: " + blk
 assert re.search(r"rx_bytes=(\d+)", nic) and int(re.search(r"rx_bytes=(\d+)", nic).group(1)) >= size, "net rx: " + nic
 assert re.search(r"tx_bytes=(\d+)", nic) and int(re.search(r"tx_bytes=(\d+)", nic).group(1)) >= size, "net tx: " + nic
 assert total(kbd, "requests") >= 0 and re.search(r"events=(\d+)", kbd), "kbd: " + kbd
-for alias in ("ua-aero-disk", "ua-aero-nic", "ua-aero-kbd", "ua-aero-mouse", "ua-aero-tablet"):
+assert re.search(r"tx_bytes=(\d+)", snd) and int(re.search(r"tx_bytes=(\d+)", snd).group(1)) >= 48000 * 4, "snd: " + snd
+assert "xfer_errors=0" in snd and "ctl_errors=0" in snd, "snd errors: " + snd
+for alias in ("ua-aero-disk", "ua-aero-nic", "ua-aero-kbd", "ua-aero-mouse", "ua-aero-tablet", "ua-aero-snd"):
     print("  %s: %s" % (alias, stats(alias).strip().splitlines()[-1]), file=sys.stderr)
 PY
 grep -A1 '^== libvirt block stats' "$log" | tail -n 1 | sed 's/^/  virDomainBlockStats: /' >&2
+grep -q '^snd-play: frames=48000 ' "$log" || fail "the guest's playback on the aero sound device did not finish"
+# libvirt's <audio type='file'>: QEMU's wav backend, complete once QEMU has exited (the guest
+# powers off when its script ends: on_poweroff destroy)
+for i in $(seq 1 100); do
+  [ "$(virsh -q -c "$URI" domstate "$NAME" 2>/dev/null)" = "shut off" ] && break
+  sleep 0.3
+done
+virsh -q -c "$URI" destroy "$NAME" >/dev/null 2>&1 || true
+check=$(python3 "$AERO_REPO/tests/guest/snd-wavcheck.py" "$DIR/snd.wav" libvirt:700000:48000) ||
+  { echo "$check" >&2; fail "the guest's signal is not in libvirt's audio file"; }
+echo "$check" | sed 's/^/  /' >&2
 
 # ---- refusals: one line, nothing changed ----------------------------------------------------
 cp "$DIR/disk.qcow2" "$DIR/disk.before"
@@ -195,4 +222,4 @@ for fw in bios uefi; do
   [ "$state" = paused ] || fail "Windows domain ($fw) is '$state', not paused"
 done
 echo "ok - libvirt: aero-media vm defines and starts the Windows 7 domain under SeaBIOS and OVMF"
-echo "ok - libvirt: Linux guest booted from a SATA CD-ROM through aero-media domain --start; blk, net and input checked"
+echo "ok - libvirt: Linux guest booted from a SATA CD-ROM through aero-media domain --start; blk, net, input and snd checked"
