@@ -113,7 +113,7 @@ net_case() {
   # the firmware's PXE client: slirp's DHCP answered, its TFTP served the boot file
   grep -aq 'Station IP address is 10.0.2.15' <<<"$out" || fail "$name: OVMF's PXE DHCP got no address from slirp"
   grep -aq 'NBP file downloaded successfully' <<<"$out" || fail "$name: OVMF did not download the boot file"
-  grep -aq '^AERO-GRUB-NET' <<<"$out" || fail "$name: the boot file (GRUB) did not run"
+  grep -aq 'AERO-GRUB-NET: loading' <<<"$out" || fail "$name: the boot file (GRUB) did not run"
   out=$(sed -n '/^AERO-GUEST-START/,/^AERO-GUEST-EXIT/p' <<<"$out")
   aero_quiet || sed -n '/^booted\|^nic\|^linux/s/^/    /p' <<<"$out" >&2
   [ "$GUEST_RC" = 0 ] || { echo "$out" >&2; fail "$name: guest script failed (rc=$GUEST_RC)"; }
