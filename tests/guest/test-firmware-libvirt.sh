@@ -98,7 +98,8 @@ rm -rf "$stage"
 # ---- the domain as aero-media writes it, defined and started through libvirt ----------------
 "$AM" domain --quiet --name "$NAME" --iso "$DIR/win7.iso" --disk "$DIR/disk.qcow2" \
   --firmware uefi --net-header-len 10 --accel tcg --output "$DIR/domain.xml"
-virt-xml-validate "$DIR/domain.xml" >/dev/null || fail "virt-xml-validate rejects the UEFI domain XML"
+virt-xml-validate "$DIR/domain.xml" >"$DIR/validate.out" 2>&1 ||
+  { cat "$DIR/validate.out" >&2; fail "virt-xml-validate rejects the UEFI domain XML"; }
 say "libvirt: aero-media domain --firmware uefi --connect $URI --start (OVMF, disk from the installed system)"
 t0=$(date +%s.%N)
 "$AM" domain --name "$NAME" --iso "$DIR/win7.iso" --disk "$DIR/disk.qcow2" --reuse-disk \
