@@ -210,8 +210,9 @@ static EFI_STATUS EFIAPI binding_supported(EFI_DRIVER_BINDING_PROTOCOL *self, EF
                                            EFI_DEVICE_PATH *remaining)
 {
     EFI_PCI_IO_PROTOCOL *pci;
-    EFI_STATUS r = vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci,
-                                        self->DriverBindingHandle, ctrl, EFI_OPEN_PROTOCOL_BY_DRIVER);
+    EFI_STATUS r =
+        vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci, self->DriverBindingHandle, ctrl,
+                             EFI_OPEN_PROTOCOL_BY_DRIVER);
     if (EFI_ERROR(r))
         return r;
     r = vio_is_device(pci, AERO_BLK_DEVICE) ? EFI_SUCCESS : EFI_UNSUPPORTED;
@@ -235,8 +236,9 @@ static EFI_STATUS EFIAPI binding_start(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HA
 {
     AERO_BLK *d = NULL;
     EFI_PCI_IO_PROTOCOL *pci;
-    EFI_STATUS r = vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci, self->DriverBindingHandle,
-                                    ctrl, EFI_OPEN_PROTOCOL_BY_DRIVER);
+    EFI_STATUS r =
+        vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci, self->DriverBindingHandle, ctrl,
+                             EFI_OPEN_PROTOCOL_BY_DRIVER);
     if (EFI_ERROR(r))
         return r;
     r = vio_bs->AllocatePool(EfiBootServicesData, sizeof *d, (void **)&d);
@@ -257,11 +259,11 @@ static EFI_STATUS EFIAPI binding_start(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HA
     d->block_io.WriteBlocks = blk_write;
     d->block_io.FlushBlocks = blk_flush;
     r = vio_bs->CreateEvent(EVT_SIGNAL_EXIT_BOOT_SERVICES, TPL_CALLBACK, on_exit_boot_services, d,
-                        &d->exit_boot_services);
+                            &d->exit_boot_services);
     if (EFI_ERROR(r))
         goto reset;
     r = vio_bs->InstallProtocolInterface(&d->controller, &block_io_guid, EFI_NATIVE_INTERFACE,
-                                     &d->block_io);
+                                         &d->block_io);
     if (EFI_ERROR(r))
         goto reset;
     vio_say(L"aero-virtio-blk: UEFI driver bound (AERO-W7-VIRTIO v1 option ROM)", NULL);
@@ -280,8 +282,9 @@ static EFI_STATUS EFIAPI binding_stop(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HAN
 {
     EFI_BLOCK_IO_PROTOCOL *bio;
     AERO_BLK *d;
-    EFI_STATUS r = vio_bs->OpenProtocol(ctrl, &block_io_guid, (void **)&bio, self->DriverBindingHandle,
-                                    ctrl, EFI_OPEN_PROTOCOL_GET_PROTOCOL);
+    EFI_STATUS r =
+        vio_bs->OpenProtocol(ctrl, &block_io_guid, (void **)&bio, self->DriverBindingHandle, ctrl,
+                             EFI_OPEN_PROTOCOL_GET_PROTOCOL);
     if (EFI_ERROR(r))
         return r;
     d = FROM_BLOCK_IO(bio);

@@ -598,8 +598,9 @@ static EFI_STATUS EFIAPI binding_supported(EFI_DRIVER_BINDING_PROTOCOL *self, EF
                                            EFI_DEVICE_PATH *remaining)
 {
     EFI_PCI_IO_PROTOCOL *pci;
-    EFI_STATUS r = vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci,
-                                        self->DriverBindingHandle, ctrl, EFI_OPEN_PROTOCOL_BY_DRIVER);
+    EFI_STATUS r =
+        vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci, self->DriverBindingHandle, ctrl,
+                             EFI_OPEN_PROTOCOL_BY_DRIVER);
     if (EFI_ERROR(r))
         return r;
     r = vio_is_device(pci, AERO_NET_DEVICE) ? EFI_SUCCESS : EFI_UNSUPPORTED;
@@ -627,8 +628,9 @@ static EFI_STATUS EFIAPI binding_start(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HA
     EFI_PCI_IO_PROTOCOL *pci, *child_pci;
     EFI_DEVICE_PATH_PROTOCOL *parent;
     BOOLEAN from_rom;
-    EFI_STATUS r = vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci,
-                                        self->DriverBindingHandle, ctrl, EFI_OPEN_PROTOCOL_BY_DRIVER);
+    EFI_STATUS r =
+        vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&pci, self->DriverBindingHandle, ctrl,
+                             EFI_OPEN_PROTOCOL_BY_DRIVER);
     if (EFI_ERROR(r))
         return r;
     r = vio_bs->OpenProtocol(ctrl, &path_guid, (void **)&parent, self->DriverBindingHandle, ctrl,
@@ -661,9 +663,8 @@ static EFI_STATUS EFIAPI binding_start(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HA
     r = vio_bs->InstallProtocolInterface(&n->child, &snp_guid, EFI_NATIVE_INTERFACE, &n->snp);
     if (EFI_ERROR(r))
         goto uninstall_path;
-    r = vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&child_pci,
-                             self->DriverBindingHandle, n->child,
-                             EFI_OPEN_PROTOCOL_BY_CHILD_CONTROLLER);
+    r = vio_bs->OpenProtocol(ctrl, &vio_pci_io_guid, (void **)&child_pci, self->DriverBindingHandle,
+                             n->child, EFI_OPEN_PROTOCOL_BY_CHILD_CONTROLLER);
     if (EFI_ERROR(r))
         goto uninstall_snp;
     vio_say(L"aero-virtio-net: UEFI driver bound (AERO-W7-VIRTIO v1 option ROM), header ",

@@ -214,8 +214,14 @@ void vio_dma_free(VIO *v, VIO_DMA *d)
 }
 
 /* ---- split ring ------------------------------------------------------------------------------ */
-static UINTN used_offset(UINT16 n) { return ((16u * n + 6u + 2u * n) + VIO_PAGE - 1) & ~(VIO_PAGE - 1); }
-static volatile UINT16 *ring_avail(VQ *q) { return (volatile UINT16 *)((UINT8 *)q->mem + 16u * q->size); }
+static UINTN used_offset(UINT16 n)
+{
+    return ((16u * n + 6u + 2u * n) + VIO_PAGE - 1) & ~(VIO_PAGE - 1);
+}
+static volatile UINT16 *ring_avail(VQ *q)
+{
+    return (volatile UINT16 *)((UINT8 *)q->mem + 16u * q->size);
+}
 static volatile UINT16 *ring_used(VQ *q)
 {
     return (volatile UINT16 *)((UINT8 *)q->mem + used_offset(q->size));
