@@ -9,7 +9,8 @@ import argparse
 import struct
 import sys
 
-EFI_IMAGE_OFFSET = 0x40   # PE image right after the ROM header and the PCIR structure
+EFI_IMAGE_OFFSET = 0x40   # PE image after the ROM header, the PCIR structure (0x1C..0x33) and
+                          # the 12 zero bytes of the settings block (rom_params.h: the VMM fills it)
 PCIR_OFFSET = 0x1C
 
 

@@ -251,7 +251,9 @@ char *media_domain_xml(const MediaDomainSpec *s)
         break;
     }
     prop(child(nic, "model", NULL), "type", "virtio");
-    /* the aero device has no option ROM (and Windows needs none to boot from the disk) */
+    /* the NIC's option ROM (UEFI network boot, firmware/net_uefi.c) stays off: the VM boots from
+     * its disk or the install CD, and the ROM would only add network boot options to OVMF's
+     * list. The disk keeps its ROM: OVMF boots an installed UEFI system through it. */
     prop(child(nic, "rom", NULL), "enabled", "no");
     alias(nic, ALIAS_NIC);
 

@@ -25,6 +25,8 @@ PKGS=(
   genisoimage
   # UEFI option ROM (firmware/) and firmware boot tests: OVMF, boot disks built at test time
   gnu-efi ovmf mtools dosfstools fdisk syslinux syslinux-common systemd-boot-efi
+  # network boot test: the PXE boot file is a GRUB image built at test time (grub-mkimage)
+  grub-common grub-efi-amd64-bin
   # aero-media domain / vm (libvirt's C API, libxml2), the libvirt guest test and demo (embedded
   # QEMU driver, virsh, virt-xml-validate, a bootable ISO with ISOLINUX)
   libvirt-dev libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-dev isolinux

@@ -475,11 +475,11 @@ void aero_pci_uninstall(PCIDevice *pci, AeroPCIState *st)
 }
 
 /*
- * The device's own firmware (firmware/, embedded in the library: today the UEFI driver of blk)
- * behind the expansion ROM BAR, as QEMU's NICs carry iPXE. OVMF's virtio 1.0 driver ignores
- * devices with a subsystem ID below 0x40 (CONTRACT §1 gives blk 0x0002), so this ROM is how a
- * UEFI guest boots from the disk. romfile= (QEMU then loads that file; an empty name means no
- * ROM) and rombar=0 switch it off.
+ * The device's own firmware (firmware/, embedded in the library: the UEFI drivers of blk and
+ * net) behind the expansion ROM BAR, as QEMU's NICs carry iPXE. OVMF's virtio 1.0 driver ignores
+ * devices with a subsystem ID below 0x40 (CONTRACT §1 gives blk 0x0002, net 0x0001), so this ROM
+ * is how a UEFI guest boots from the disk or the network. romfile= (QEMU then loads that file;
+ * an empty name means no ROM) and rombar=0 switch it off.
  */
 static bool aero_pci_add_firmware_rom(PCIDevice *pci, Error **errp)
 {

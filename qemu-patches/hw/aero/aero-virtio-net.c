@@ -17,6 +17,7 @@
 #include "sysemu/sysemu.h"
 #include "aero-pci.h"
 #include "aero_net.h"
+#include "aero_firmware.h"
 
 #define TYPE_AERO_VIRTIO_NET_PCI "aero-virtio-net-pci"
 OBJECT_DECLARE_SIMPLE_TYPE(AeroVirtioNetPCI, AERO_VIRTIO_NET_PCI)
@@ -159,6 +160,16 @@ static void aero_virtio_net_realize(PCIDevice *pci, Error **errp)
     }
     if (!aero_pci_realize(pci, &s->pci, "aero-virtio-net-bar0", s->vectors,
                           aero_virtio_net_create, aero_virtio_net_destroy, s, errp)) {
+        return;
+    }
+    /* The built-in option ROM's UEFI driver learns the header length from the ROM itself. */
+    if (pci->has_rom && !pci->romfile &&
+        !aero_firmware_rom_set_net_header_len(memory_region_get_ram_ptr(&pci->rom),
+                                              memory_region_size(&pci->rom), s->header_len)) {
+        error_setg(errp, "the built-in option ROM has no settings block for header-len");
+        aero_pci_uninstall(pci, &s->pci);
+        aero_net_free(s->net);
+        s->net = NULL;
         return;
     }
     s->pci.hook_opaque = s;
