@@ -314,6 +314,9 @@ static void reset_and_queues(struct ctx *c)
     const struct kind *k = c->k;
     struct vd_vq vq[4];
     WHY;
+    vd_reset(d);
+    CC_W16(d, CC_Q_SELECT, 0);
+    uint16_t max0 = CC16(d, CC_Q_SIZE);
     bool up = bringup(c, base_features(c), vq, 1, NULL, false, why, sizeof(why));
     if (!up) {
         const char *ids[] = {"T1.34", "T1.35", "T1.36", "T1.43", "T1.44"};
@@ -337,9 +340,9 @@ static void reset_and_queues(struct ctx *c)
         en = CC16(d, CC_Q_ENABLE);
         desc = cc_rd64(d, CC_Q_DESC);
         uint16_t sz = CC16(d, CC_Q_SIZE);
-        verdict(c, "T1.35", en == 0 && desc == 0 && sz == k->qsize[0],
-                "queue 0: enable %u, desc 0x%llx, size %u (max %u)", en, (unsigned long long)desc, sz,
-                k->qsize[0]);
+        verdict(c, "T1.35", en == 0 && desc == 0 && sz == max0,
+                "queue 0 after reset: enable %u, desc 0x%llx, size %u (maximum %u)", en,
+                (unsigned long long)desc, sz, max0);
         CC_W32(d, CC_GFSELECT, 0);
         uint32_t g0 = CC32(d, CC_GF);
         CC_W32(d, CC_GFSELECT, 1);
