@@ -115,7 +115,8 @@ for spec in "${devices[@]}"; do
       qemu_args+=(-netdev "user,id=cn$n_net")
       if [ $stock = 1 ]; then
         qemu_args+=(-device "virtio-net-pci,disable-legacy=on,romfile=,netdev=cn$n_net,mac=$MAC,addr=$addr,id=dev$slot$(profile_props stock)$extra")
-        extra="$extra,header-len=12" # the virtio 1.x header (num_buffers) is all stock knows
+        # the virtio 1.x header (num_buffers) is all stock knows: checks speak it, N3.10 fails
+        extra="$extra,header-len=12,header-fixed=1"
       else
         qemu_args+=(-device "aero-virtio-net-pci,netdev=cn$n_net,mac=$MAC,addr=$addr,id=dev$slot$(profile_props ours)$extra")
       fi

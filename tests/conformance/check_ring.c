@@ -129,7 +129,7 @@ static void positive(struct ctx *c)
             ok ? "all completed" : why);
 
     /* a batch: six heads published, one doorbell */
-    ok = up(c, f, &vq, 16, &c->lo, false, why, sizeof(why));
+    ok = up(c, f, &vq, 32, &c->lo, false, why, sizeof(why)); /* 6 chains of up to 3 */
     uint16_t heads[6];
     struct probe p[6];
     unsigned seen = 0, dup = 0;

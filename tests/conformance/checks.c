@@ -162,7 +162,7 @@ static const struct check registry[] = {
     {"B3.25", "§3.1", KB, "ioprio ignored"},
     {"B3.26", "§3.1", KB, "FLUSH with data: IOERR"},
     {"B3.27", "§3.1", KB, "no status byte: NEEDS_RESET, nothing written"},
-    {"B3.28", "§3.1", KB, "status written in the last byte of a longer descriptor"},
+    {"B3.28", "§3.1", KB, "header split across two descriptors (no framing)"},
     {"B3.29", "§3.1", KB, "16 requests in flight all complete"},
     {"B3.30", "§3.1", KB, "seg_max data descriptors accepted"},
     /* §3.2 net */

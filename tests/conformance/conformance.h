@@ -41,6 +41,7 @@ struct ctx {
     uint64_t offered;
     /* from the device's properties (the host passes them) */
     unsigned net_hdr_len; /* 10 (contract) or 12 */
+    bool net_hdr_fixed;   /* the device has only the 12-byte header (stock) */
     bool snd_virtio;      /* snd protocol=virtio (status 0x8000.., 4-byte xfer header) */
     const char *serial;   /* blk serial= */
     uint64_t disk_sectors;

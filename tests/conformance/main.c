@@ -57,6 +57,8 @@ static void apply_prop(struct ctx *c, const char *kv)
         c->snd_virtio = !strcmp(v, "virtio");
     else if (kl == 6 && !strncmp(kv, "serial", kl))
         c->serial = v;
+    else if (kl == 12 && !strncmp(kv, "header-fixed", kl))
+        c->net_hdr_fixed = atoi(v) != 0;
     else if (kl == 6 && !strncmp(kv, "netdev", kl))
         snprintf(c->netdev, sizeof(c->netdev), "%s", v);
     else if (kl == 3 && !strncmp(kv, "mac", kl)) {
