@@ -319,7 +319,13 @@ void list_checks(void)
 void host_qmp(struct ctx *c, const char *json)
 {
     (void)c;
-    printf("AERO-CONF-QMP %s\n", json);
+    /* one line per command; the host runs them in order */
+    for (const char *p = json; *p;) {
+        const char *e = strchr(p, '\n');
+        int n = e ? (int)(e - p) : (int)strlen(p);
+        printf("AERO-CONF-QMP %.*s\n", n, p);
+        p += n + (e ? 1 : 0);
+    }
     fflush(stdout);
 }
 
