@@ -497,6 +497,9 @@ next_zero:
 #define tag dir
     SETUP();
     p.seg[0].write = !p.seg[0].write; /* the request header (or frame) device-writable */
+    /* snd answers in the first writable bytes, which the request's own buffer now is */
+    if (c->kid == K_SND)
+        p.status = vd_va(&c->lo, p.seg[0].gpa);
     GO(vd_vq_add(&vq, p.seg, p.n, NULL));
     error_or_reset(c, cid, &o, &p, "first descriptor with the wrong direction");
 next_dir:

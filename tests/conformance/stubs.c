@@ -1,6 +1,0 @@
-#include "conformance.h"
-
-
-
-
-void checks_snd(struct ctx *c) { (void)c; }
