@@ -58,9 +58,6 @@ AERO_APPEND="memmap=32M\$0x10000000 memmap=32M\$0x110000000 i8042.nokbd i8042.no
 suffix=$profile
 [ $stock = 1 ] && suffix=stock-$profile
 name=conf-$suffix
-img=$AERO_TEST_DIR/conf-disk.img
-rm -f "$img"
-truncate -s 8M "$img"
 disk_sectors=$((8 * 1024 * 1024 / 512))
 MAC=52:54:00:12:34:56
 SERIAL=AERO-CONF-0001
@@ -103,6 +100,9 @@ for spec in "${devices[@]}"; do
   case "$kind" in
     blk)
       n_blk=$((n_blk + 1))
+      img=$AERO_TEST_DIR/conf-disk$n_blk.img
+      rm -f "$img"
+      truncate -s 8M "$img"
       qemu_args+=(-drive "file=$img,if=none,id=cd$n_blk,format=raw,cache=writeback")
       if [ $stock = 1 ]; then
         qemu_args+=(-device "virtio-blk-pci,disable-legacy=on,drive=cd$n_blk,serial=$SERIAL,addr=$addr,id=dev$slot$(profile_props stock)$extra")
@@ -184,7 +184,7 @@ while :; do
     guest_stop "$name"
     fail "conformance: the guest did not finish within ${AERO_GUEST_TIMEOUT}s"
   fi
-  mapfile -t reqs < <(tr -d '\r' <"$log" 2>/dev/null | grep '^AERO-CONF-QMP ' || true)
+  mapfile -t reqs < <([ -f "$log" ] && tr -d '\r' <"$log" | grep '^AERO-CONF-QMP ' || true)
   while [ "$done_lines" -lt "${#reqs[@]}" ]; do
     guest_qmp "$name" "${reqs[$done_lines]#AERO-CONF-QMP }" >/dev/null 2>&1 || true
     done_lines=$((done_lines + 1))
