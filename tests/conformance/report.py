@@ -16,6 +16,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
     ap.add_argument("--host-rows")
+    ap.add_argument("--labels", help="file with the label of every tool run, one a line")
+    ap.add_argument("--crashed", help="QEMU's last words when it exited mid-run")
     ap.add_argument("log")
     a = ap.parse_args()
 
@@ -36,11 +38,18 @@ def main():
             f = line.split("\t")
             rows.append({"id": f[0], "section": f[1], "device": f[2], "result": f[3],
                          "detail": "\t".join(f[4:])})
-    # A tool run that ended abnormally (exit 2/3, a crash) is a failure of its own.
+    # A tool run that ended abnormally (exit 2/3, a crash) is a failure of its own, and so is
+    # one that never finished because QEMU went away.
     for label, rc in done.items():
         if rc not in ("0", "1"):
             rows.append({"id": "-", "section": "-", "device": label, "result": "fail",
                          "detail": f"aero-conformance exited with status {rc}"})
+    if a.labels:
+        for label in open(a.labels).read().splitlines():
+            if label and label not in done:
+                why = f"QEMU exited: {a.crashed}" if a.crashed else "the tool did not finish"
+                rows.append({"id": "-", "section": "-", "device": label, "result": "fail",
+                             "detail": f"remaining checks not run ({why})"})
     if not rows:
         rows.append({"id": "-", "section": "-", "device": "-", "result": "fail",
                      "detail": "no results on the guest console"})
