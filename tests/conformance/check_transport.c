@@ -103,7 +103,8 @@ static void capabilities(struct ctx *c)
     if (!d->pci_cfg_cap) {
         report(c, "T1.18", PASS,
                "absent: CONTRACT §1 lists only COMMON/NOTIFY/ISR/DEVICE (a deliberate deviation "
-               "from virtio 1.2 §4.1.4.9, which drivers of this contract do not use)");
+               "from virtio 1.2 §4.1.4.9, which Aero's and virtio-win's drivers do not use; "
+               "iPXE's virtio-net probe does)");
     } else {
         /* read device_feature_select's neighbour num_queues through the window */
         unsigned cap = d->pci_cfg_cap;
