@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --json) json=${2:?--json needs a file name}; shift 2 ;;
     --stock) stock=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) echo "conformance: unknown option $1" >&2; exit 2 ;;
     *) devices+=("$1"); shift ;;
   esac
