@@ -386,6 +386,8 @@ static void start_request(struct aero_blk *blk, struct blk_req *r)
         release(r);
         return;
     }
+    if (st == VIRTIO_BLK_S_UNSUPP && aero_vdev_faulty(blk->vdev, AERO_FAULT_BLK_UNSUPP_IOERR))
+        st = VIRTIO_BLK_S_IOERR; /* seeded fault, test only */
     if (st != VIRTIO_BLK_S_OK) {
         complete_request(r, (uint8_t)st, CAUSE_GUEST);
         return;

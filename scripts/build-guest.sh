@@ -7,7 +7,8 @@
 #                    aero-virtio-probe (tests/guest/virtio-probe.c, built static here): a
 #                    user-space virtio-blk driver for requests no kernel driver would send, and
 #                    aero-snd-play (tests/guest/snd-play.c, static): plays and records PCM
-#                    through the kernel's ALSA ioctls
+#                    through the kernel's ALSA ioctls, and aero-conformance
+#                    (tests/conformance/*.c, static): the conformance suite's guest tool
 # The guest runs the script the host hands it through fw_cfg (opt/aero/script) and powers off;
 # without one it opens a shell on ttyS0 (demo mode).
 #
@@ -99,7 +100,8 @@ bbver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null) || die "busybo
 fiover=$(dpkg-query -W -f='${Version}' fio 2>/dev/null) || die "fio is not installed"
 PROBE_SRC=$REPO/tests/guest/virtio-probe.c
 SNDPLAY_SRC=$REPO/tests/guest/snd-play.c
-key=$( { echo "$kpkg $kver $bbver $fiover ${MODULES[*]}"; cat "$0" "$REPO/tests/guest/init.sh" "$PROBE_SRC" "$SNDPLAY_SRC"; } | sha)
+CONF_SRC=("$REPO"/tests/conformance/*.c)
+key=$( { echo "$kpkg $kver $bbver $fiover ${MODULES[*]}"; cat "$0" "$REPO/tests/guest/init.sh" "$PROBE_SRC" "$SNDPLAY_SRC" "${CONF_SRC[@]}" "$REPO"/tests/conformance/*.h; } | sha)
 if [ -f "$OUT/initramfs.cpio.gz" ] && [ -f "$OUT/vmlinuz" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$key" ]; then
   log "up to date: ${OUT#"$REPO"/} ($kpkg $kver)"
   exit 0
@@ -176,6 +178,8 @@ cc -static -O2 -Wall -Wextra -Werror -o "$rd/usr/bin/aero-virtio-probe" "$PROBE_
   die "cannot build $PROBE_SRC (static glibc from libc6-dev is needed)"
 cc -static -O2 -Wall -Wextra -Werror -o "$rd/usr/bin/aero-snd-play" "$SNDPLAY_SRC" -lm ||
   die "cannot build $SNDPLAY_SRC"
+cc -static -O2 -Wall -Wextra -Werror -o "$rd/usr/bin/aero-conformance" "${CONF_SRC[@]}" ||
+  die "cannot build aero-conformance (tests/conformance)"
 
 log "writing the initramfs"
 mkdir -p "$OUT"

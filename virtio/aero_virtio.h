@@ -175,6 +175,15 @@ enum aero_vq_pop_result {
     AERO_VQ_DEFERRED = 2, /* aero_vq_pop_budgeted: this pass is over, the host runs another */
 };
 
+/* Seeded faults (virtio/fault.c): test-only breakage of single rules, for the conformance
+ * suite's proof that it can fail. Never set in normal use. */
+enum aero_seeded_fault {
+    AERO_FAULT_ISR_NO_ACK,       /* "isr-no-ack": reading the ISR does not clear it */
+    AERO_FAULT_REVISION,         /* "revision": PCI revision 0x00 instead of 0x01 */
+    AERO_FAULT_NO_AVAIL_EVENT,   /* "no-avail-event": avail_event is never written */
+    AERO_FAULT_BLK_UNSUPP_IOERR, /* "blk-unsupp-ioerr": blk answers unknown types IOERR */
+};
+
 #ifdef __cplusplus
 }
 #endif

@@ -170,6 +170,8 @@ AERO_API void aero_vdev_fail(struct aero_vdev *vdev, int queue, const char *fmt,
 AERO_API void aero_vdev_config_changed(struct aero_vdev *vdev);
 
 AERO_API bool aero_vdev_broken(const struct aero_vdev *vdev);
+/* Whether a seeded fault (test only, see aero_vdev_seed_fault) is set on this device. */
+bool aero_vdev_faulty(const struct aero_vdev *vdev, enum aero_seeded_fault fault);
 AERO_API bool aero_vdev_has_feature(const struct aero_vdev *vdev, unsigned bit);
 AERO_API struct aero_vq *aero_vdev_queue(struct aero_vdev *vdev, uint16_t q);
 /* Reset generation: bumps on every reset; lets devices recognise stale in-flight work. */

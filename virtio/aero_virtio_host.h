@@ -62,6 +62,13 @@ AERO_API const char *aero_vdev_load(struct aero_vdev *vdev, const uint8_t *buf, 
  * that inspect, build or repair state blobs (the tests damage blobs behind a valid checksum). */
 AERO_API uint32_t aero_state_crc32(const uint8_t *p, size_t n);
 
+/* TEST ONLY: break one contract rule on purpose (enum aero_seeded_fault, by its name, e.g.
+ * "isr-no-ack"), so a conformance suite can prove it catches it. Call right after creating the
+ * device, before installing its identity. Returns NULL, or a one-line reason for an unknown
+ * name. A host must make this impossible to reach by accident (QEMU: x-seed-fault, refused
+ * unless AERO_ALLOW_SEEDED_FAULTS=1 is set). */
+AERO_API const char *aero_vdev_seed_fault(struct aero_vdev *vdev, const char *name);
+
 /* Negotiated features (0 before FEATURES_OK) and whether DRIVER_OK is set. */
 AERO_API uint64_t aero_vdev_features(const struct aero_vdev *vdev);
 AERO_API bool aero_vdev_driver_ok(const struct aero_vdev *vdev);

@@ -52,6 +52,7 @@ struct aero_vdev {
     uint32_t generation;
     struct aero_vq vq[AERO_MAX_QUEUES];
     char load_error[200]; /* aero_vdev_load's last refusal */
+    uint32_t faults;      /* seeded faults (fault.c), test only */
 };
 
 void aero_vq_init(struct aero_vq *vq, struct aero_vdev *vdev, uint16_t index, uint16_t max_size);

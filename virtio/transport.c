@@ -576,6 +576,8 @@ uint64_t aero_vdev_bar0_read(struct aero_vdev *vdev, uint32_t off, unsigned len)
             return 0;
         /* CONTRACT §1: read-to-ack; INTx drops once nothing is pending. */
         uint8_t v = vdev->isr;
+        if (aero_vdev_faulty(vdev, AERO_FAULT_ISR_NO_ACK)) /* seeded fault, test only */
+            return v;
         vdev->isr = 0;
         vdev->host->set_intx(vdev->host_opaque, 0);
         return v;

@@ -322,7 +322,8 @@ bool aero_vq_rearm(struct aero_vq *vq)
         return aero_vq_has_avail(vq);
     /* virtio 1.2 §2.7.10: ask for a kick when the driver publishes index last_avail. The full
      * barrier orders the store before the re-read so a concurrent add is never missed. */
-    if (!write_u16(vq, avail_event_addr(vq), vq->last_avail)) {
+    if (!aero_vdev_faulty(vq->vdev, AERO_FAULT_NO_AVAIL_EVENT) && /* seeded fault, test only */
+        !write_u16(vq, avail_event_addr(vq), vq->last_avail)) {
         aero_vdev_fail(vq->vdev, vq->index, "queue %u: used ring unwritable", vq->index);
         return false;
     }

@@ -509,6 +509,29 @@ static bool aero_pci_add_firmware_rom(PCIDevice *pci, Error **errp)
     return true;
 }
 
+/* Test only: x-seed-fault, and only with AERO_ALLOW_SEEDED_FAULTS=1 (never by accident). */
+static bool aero_pci_seed_fault(AeroPCIState *st, struct aero_vdev *vdev, Error **errp)
+{
+    const char *why;
+
+    if (!st->seed_fault || !*st->seed_fault) {
+        return true;
+    }
+    if (g_strcmp0(g_getenv("AERO_ALLOW_SEEDED_FAULTS"), "1") != 0) {
+        error_setg(errp, "x-seed-fault breaks the device on purpose (conformance tests only); "
+                   "refused unless AERO_ALLOW_SEEDED_FAULTS=1 is set");
+        return false;
+    }
+    why = aero_vdev_seed_fault(vdev, st->seed_fault);
+    if (why) {
+        error_setg(errp, "x-seed-fault=%s: %s", st->seed_fault, why);
+        return false;
+    }
+    warn_report("%s: seeded fault '%s' is active: this device breaks the contract on purpose",
+                object_get_typename(OBJECT(st->dev)), st->seed_fault);
+    return true;
+}
+
 bool aero_pci_realize(PCIDevice *pci, AeroPCIState *st, const char *bar_name, uint16_t vectors,
                       AeroPCICreate *create, AeroPCIDestroy *destroy, void *opaque,
                       Error **errp)
@@ -531,7 +554,8 @@ bool aero_pci_realize(PCIDevice *pci, AeroPCIState *st, const char *bar_name, ui
         error_setg(errp, "%s", why);
         return false;
     }
-    if (!aero_pci_install(pci, st, vdev, errp) || !aero_pci_add_firmware_rom(pci, errp)) {
+    if (!aero_pci_seed_fault(st, vdev, errp) || !aero_pci_install(pci, st, vdev, errp) ||
+        !aero_pci_add_firmware_rom(pci, errp)) {
         aero_pci_uninstall(pci, st);
         destroy(opaque);
         return false;

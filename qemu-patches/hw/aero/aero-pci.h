@@ -34,7 +34,16 @@ typedef struct AeroPCIState {
      * final RAM copy of a migration, say) waits for the VM to run again. */
     VMChangeStateEntry *vmse;
     bool run_on_resume;
+    /* TEST ONLY (x-seed-fault): a library seeded fault, see aero_vdev_seed_fault(). */
+    char *seed_fault;
 } AeroPCIState;
+
+/*
+ * x-seed-fault=NAME: break one contract rule on purpose (the conformance suite's seeded-fault
+ * test). Refused unless QEMU runs with AERO_ALLOW_SEEDED_FAULTS=1 in its environment.
+ */
+#define DEFINE_AERO_PCI_TEST_PROPERTIES(_state, _field) \
+    DEFINE_PROP_STRING("x-seed-fault", _state, _field.seed_fault)
 
 /*
  * The device's part of a migration stream: the library's state blob (aero_vdev_save/load) as

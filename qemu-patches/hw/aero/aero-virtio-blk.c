@@ -202,6 +202,7 @@ static Property aero_virtio_blk_properties[] = {
     DEFINE_PROP_BOOL("event-idx", AeroVirtioBlkPCI, event_idx, true),
     DEFINE_PROP_STRING("serial", AeroVirtioBlkPCI, serial),
     DEFINE_PROP_UINT32("vectors", AeroVirtioBlkPCI, vectors, AERO_BLK_MSIX_VECTORS),
+    DEFINE_AERO_PCI_TEST_PROPERTIES(AeroVirtioBlkPCI, pci),
     DEFINE_PROP_END_OF_LIST(),
 };
 

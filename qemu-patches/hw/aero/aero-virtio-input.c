@@ -418,6 +418,7 @@ static Property aero_virtio_input_properties[] = {
     /* Off by default: Aero's Win7 virtio-input driver refuses EVENT_IDX (CONTRACT). */
     DEFINE_PROP_BOOL("event-idx", AeroVirtioInputPCI, event_idx, false),
     DEFINE_PROP_UINT32("vectors", AeroVirtioInputPCI, vectors, AERO_INPUT_MSIX_VECTORS),
+    DEFINE_AERO_PCI_TEST_PROPERTIES(AeroVirtioInputPCI, pci),
     DEFINE_PROP_END_OF_LIST(),
 };
 

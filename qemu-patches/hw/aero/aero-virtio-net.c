@@ -228,6 +228,7 @@ static Property aero_virtio_net_properties[] = {
     DEFINE_PROP_BOOL("event-idx", AeroVirtioNetPCI, event_idx, true),
     DEFINE_PROP_UINT32("header-len", AeroVirtioNetPCI, header_len, 10),
     DEFINE_PROP_UINT32("vectors", AeroVirtioNetPCI, vectors, AERO_NET_MSIX_VECTORS),
+    DEFINE_AERO_PCI_TEST_PROPERTIES(AeroVirtioNetPCI, pci),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -250,6 +250,7 @@ static Property aero_virtio_snd_properties[] = {
     DEFINE_PROP_BOOL("event-idx", AeroVirtioSndPCI, event_idx, false),
     DEFINE_PROP_UINT32("vectors", AeroVirtioSndPCI, vectors, AERO_SND_MSIX_VECTORS),
     DEFINE_PROP_STRING("protocol", AeroVirtioSndPCI, protocol),
+    DEFINE_AERO_PCI_TEST_PROPERTIES(AeroVirtioSndPCI, pci),
     DEFINE_PROP_END_OF_LIST(),
 };
 
