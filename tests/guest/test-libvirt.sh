@@ -9,7 +9,8 @@
 # injects input through libvirt, and checks what the guest saw on each device: PCI identities
 # and drivers, a fio write+verify on the disk, 8 MiB each way over the NIC (MD5 on both ends),
 # the key, motion, wheel and tablet events, a 1 s signal played found bit-exactly in the WAV
-# file; then the device counters.
+# file; then the device counters and libvirt's block stats of the disk (virDomainBlockStats
+# matches the fio run; `virsh domblkstat` sees SeaBIOS read the Windows domain's disk).
 # Also checked: the generated XML passes virt-xml-validate; a second define of the same name and
 # an existing disk are refused with one line, changing nothing; and `aero-media vm` on a synthetic
 # Windows 7 ISO defines and starts (paused) the Windows domain under SeaBIOS and under OVMF.
@@ -173,7 +174,26 @@ assert "xfer_errors=0" in snd and "ctl_errors=0" in snd, "snd errors: " + snd
 for alias in ("ua-aero-disk", "ua-aero-nic", "ua-aero-kbd", "ua-aero-mouse", "ua-aero-tablet", "ua-aero-snd"):
     print("  %s: %s" % (alias, stats(alias).strip().splitlines()[-1]), file=sys.stderr)
 PY
-grep -A1 '^== libvirt block stats' "$log" | tail -n 1 | sed 's/^/  virDomainBlockStats: /' >&2
+# libvirt's block stats of the aero disk (virDomainBlockStats, read at COUNTERS-READY): libvirt
+# finds them under the disk's virtio-backend child (qdev /machine/peripheral/ua-aero-disk/
+# virtio-backend). The guest wrote nothing to vda but fio's 16 MiB, then read them back to verify;
+# every request libvirt counts is one the device counted too.
+python3 - "$log" <<'PY' || fail "virDomainBlockStats on vda does not show the guest's fio run"
+import re, sys
+log = open(sys.argv[1], errors="replace").read()
+m = re.search(r"^vda rd_req (\d+) rd_bytes (\d+) wr_req (\d+) wr_bytes (\d+)$", log, re.M)
+assert m, "no block stats: " + (re.search(r"^vda: .*", log, re.M) or re.search(r"^== libvirt block stats.*", log, re.M)).group(0)
+rd_req, rd_bytes, wr_req, wr_bytes = map(int, m.groups())
+dev = re.search(r"^-- ua-aero-disk\n(.*?)(?=^-- |^==|\Z)", log, re.M | re.S).group(1)
+device_requests = sum(int(v) for v in re.findall(r"\brequests=(\d+)", dev))
+mib = 1 << 20
+assert wr_bytes == 16 * mib, "wr_bytes %d, fio wrote %d" % (wr_bytes, 16 * mib)
+assert rd_bytes >= 16 * mib, "rd_bytes %d, fio read back %d" % (rd_bytes, 16 * mib)
+assert 1 <= wr_req <= wr_bytes // 512 and 1 <= rd_req <= rd_bytes // 512, "requests %d/%d" % (rd_req, wr_req)
+assert rd_req + wr_req <= device_requests, "libvirt counts %d requests, the device %d" % (rd_req + wr_req, device_requests)
+print("  virDomainBlockStats vda: rd_req %d rd_bytes %d wr_req %d wr_bytes %d (device requests %d)"
+      % (rd_req, rd_bytes, wr_req, wr_bytes, device_requests), file=sys.stderr)
+PY
 grep -q '^snd-play: frames=48000 ' "$log" || fail "the guest's playback on the aero sound device did not finish"
 # libvirt's <audio type='file'>: QEMU's wav backend, complete once QEMU has exited (the guest
 # powers off when its script ends: on_poweroff destroy)
@@ -217,9 +237,27 @@ for fw in bios uefi; do
     --disk-size 1G --firmware $fw --accel tcg --connect "$URI" --paused >"$W/$fw.out" 2>&1 ||
     { cat "$W/$fw.out" >&2; fail "aero-media vm --firmware $fw could not define and start the Windows domain"; }
   state=$(virsh -q -c "$URI" domstate "aero-win7-$fw")
+  if [ "$fw" = bios ] && [ "$state" = paused ]; then
+    # `virsh domblkstat` on the aero disk: SeaBIOS reads the empty disk's boot sector through the
+    # aero option ROM before it boots the CD; libvirt's counters must show that read.
+    virsh -q -c "$URI" resume "aero-win7-$fw" >/dev/null
+    rd=0
+    end=$((SECONDS + 120))
+    while [ $SECONDS -lt $end ]; do
+      virsh -q -c "$URI" domblkstat "aero-win7-$fw" vda >"$W/domblkstat.out" 2>&1 ||
+        { cat "$W/domblkstat.out" >&2; fail "virsh domblkstat aero-win7-$fw vda failed"; }
+      rd=$(awk '$2 == "rd_req" { print $3 }' "$W/domblkstat.out")
+      [ "${rd:-0}" -gt 0 ] && break
+      sleep 0.3
+    done
+    rdb=$(awk '$2 == "rd_bytes" { print $3 }' "$W/domblkstat.out")
+    [ "${rd:-0}" -gt 0 ] && [ "${rdb:-0}" -ge 512 ] ||
+      { cat "$W/domblkstat.out" >&2; fail "virsh domblkstat shows no firmware read of the aero disk"; }
+    echo "  virsh domblkstat aero-win7-bios vda: rd_req $rd rd_bytes $rdb (SeaBIOS through the option ROM)" >&2
+  fi
   virsh -q -c "$URI" destroy "aero-win7-$fw" >/dev/null 2>&1 || true
   virsh -q -c "$URI" undefine --nvram "aero-win7-$fw" >/dev/null 2>&1 || true
   [ "$state" = paused ] || fail "Windows domain ($fw) is '$state', not paused"
 done
 echo "ok - libvirt: aero-media vm defines and starts the Windows 7 domain under SeaBIOS and OVMF"
-echo "ok - libvirt: Linux guest booted from a SATA CD-ROM through aero-media domain --start; blk, net, input and snd checked"
+echo "ok - libvirt: Linux guest booted from a SATA CD-ROM through aero-media domain --start; blk, net, input, snd and libvirt's block stats checked"
