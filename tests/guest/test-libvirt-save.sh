@@ -139,6 +139,21 @@ send_key() { # KEY_X N: send it, wait until the guest has read N keys
   wait_serial "^KEYSEEN $2"
   say "  guest read $1"
 }
+# Each stop happens with fio's I/O under way: wait until this QEMU has served 100 more blk requests.
+requests_of() { python3 -c 'import re,sys; print(sum(int(x) for x in re.findall(r"requests=(\d+)", sys.stdin.read())))'; }
+blk_requests() {
+  V qemu-monitor-command "$NAME" '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/ua-aero-disk","property":"stats"}}' | requests_of
+}
+disk_busy() {
+  local r0 r i
+  r0=$(blk_requests) || fail "cannot read the blk stats"
+  for i in $(seq 1 120); do
+    sleep 1
+    r=$(blk_requests) || fail "cannot read the blk stats"
+    [ "$r" -ge $((r0 + 100)) ] && return 0
+  done
+  fail "fio made no progress on the aero disk (blk requests $r0 -> $r)"
+}
 SEGSTATS=
 stats() { # LABEL: the aero devices' counters over QMP through libvirt; no guest or I/O errors
   local a out
@@ -177,15 +192,7 @@ log_guest_errors
 say "  start: $(took "$t") s"
 wait_serial '^WORKLOAD-RUNNING'
 send_key KEY_A 1
-# the disk really busy (fio past its start-up) before the first stop
-requests_of() { python3 -c 'import re,sys; print(sum(int(x) for x in re.findall(r"requests=(\d+)", sys.stdin.read())))'; }
-for i in $(seq 1 120); do
-  r=$(V qemu-monitor-command "$NAME" '{"execute":"qom-get","arguments":{"path":"/machine/peripheral/ua-aero-disk","property":"stats"}}' | requests_of)
-  [ "${r:-0}" -ge 300 ] && break
-  sleep 1
-done
-[ "${r:-0}" -ge 300 ] || fail "fio never got going (${r:-0} blk requests)"
-
+disk_busy
 # ---- virsh save / restore --------------------------------------------------------------------
 stats seg1
 t=$(now)
@@ -199,6 +206,7 @@ log_guest_errors
 say "  virsh restore: $(took "$t") s"
 [ "$(state)" = running ] || fail "after virsh restore the domain is '$(state)'"
 send_key KEY_B 2
+disk_busy
 
 # ---- virsh managedsave / start ---------------------------------------------------------------
 stats seg2
@@ -214,6 +222,7 @@ log_guest_errors
 say "  virsh start (managed save): $(took "$t") s"
 V dominfo "$NAME" | grep -q '^Managed save: *no' || fail "the managed save is still there after start"
 send_key KEY_C 3
+disk_busy
 
 # ---- snapshot with memory --------------------------------------------------------------------
 t=$(now)
