@@ -9,7 +9,10 @@
 #   does not boot again) -> virsh snapshot-create-as NAME --description ... while running
 #   -> the guest finishes its workload.
 # The snapshot is libvirt's default for a running domain: an internal snapshot with the memory
-# state (QEMU savevm) in the qcow2 disk; libvirt leaves the read-only CD-ROM out by itself.
+# state (QEMU savevm) in the qcow2 disk. libvirt 9.0 takes it with the read-only raw CD-ROM as
+# it is (no --memspec or --diskspec needed); the test checks snapshot-info (internal, running)
+# and that the qcow2 holds snap1 with a non-zero VM state.
+# Each step's wall time is printed (virsh's own duration, seen from the host).
 # Workload in the guest, spanning every operation: fio write+verify (crc32c, verify_fatal) runs
 # in a loop on the aero disk until the last key; one 60 s playback on the aero sound device
 # (aero-snd-play, pcm_buffer_ms=2000 as in test-snd.sh's migrate case); the guest reads the aero
@@ -244,7 +247,7 @@ stats seg3
 V send-key "$NAME" KEY_E >/dev/null || fail "virsh send-key KEY_E failed"
 wait_serial '^AERO-GUEST-EXIT'
 # (the guest powers off; QEMU stays until libvirt, here not listening, is told: destroy)
-for i in $(seq 1 50); do grep -q 'reboot: Power down' "$SERIAL" && break; sleep 0.2; done
+for _ in $(seq 1 50); do grep -q 'reboot: Power down' "$SERIAL" && break; sleep 0.2; done
 V destroy "$NAME" >/dev/null 2>&1 || true
 cp "$DIR/snd.wav" "$DIR/seg3.wav"
 
