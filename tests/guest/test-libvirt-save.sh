@@ -283,8 +283,8 @@ for seg, parts in seen.items():
 PY
 # each QEMU process played part of the signal, and the checker sees a wrong order
 for f in seg1 seg2 seg3; do
-  python3 "$HERE/snd-wavcheck.py" "$DIR/$f.wav" play:$PLAY_BASE:$PLAY_FRAMES:0 | grep -q '^play: [1-9]' ||
-    fail "$f.wav holds none of the signal"
+  one=$(python3 "$HERE/snd-wavcheck.py" "$DIR/$f.wav" play:$PLAY_BASE:$PLAY_FRAMES:0) || true
+  echo "$one" | grep -q '^play: [1-9]' || fail "$f.wav holds none of the signal: $one"
 done
 python3 "$HERE/snd-wavcheck.py" "$DIR/seg2.wav" --then "$DIR/seg1.wav" --then "$DIR/seg3.wav" \
   play:$PLAY_BASE:$PLAY_FRAMES:0 >/dev/null && fail "snd-wavcheck.py accepts the segments out of order"
