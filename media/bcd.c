@@ -55,6 +55,8 @@ typedef struct {
     guint32 type;
 } BcdObject;
 
+static void objects_free(GArray *a);
+
 static GArray *objects(MediaHive *hv, GError **error)
 {
     hive_node_h objs = media_hive_lookup(hv, "Objects");
@@ -68,6 +70,13 @@ static GArray *objects(MediaHive *hv, GError **error)
     for (size_t i = 0; kids && kids[i]; i++) {
         BcdObject o = {0};
         char *name = hivex_node_name(hv->h, kids[i]);
+        if (!name) { /* its length runs past its record: hivex opens such a hive all the same */
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
+                        "%s: damaged BCD store (a key of Objects has a name that cannot be read)", hv->label);
+            free(kids);
+            objects_free(out);
+            return NULL;
+        }
         o.guid = g_ascii_strdown(name, -1);
         free(name);
         o.node = kids[i];
@@ -102,7 +111,7 @@ static void fill_report(MediaHive *hv, GArray *objs, MediaBcdReport *r)
         BcdObject *o = &g_array_index(objs, BcdObject, i);
         if (o->type == BCD_TYPE_OS_LOADER)
             g_ptr_array_add(r->loaders, g_strdup(o->guid));
-        if (!strcmp(o->guid, GUID_BOOTMGR)) {
+        if (!strcmp(o->guid, GUID_BOOTMGR) && !r->default_loader) { /* a second {bootmgr}: the same key */
             hive_node_h el = media_hive_lookup(hv, "Objects\\" GUID_BOOTMGR "\\Elements\\" BCD_ELEM_DEFAULT);
             char *d = el ? media_hive_get_string(hv, el, "Element") : NULL;
             if (d) {

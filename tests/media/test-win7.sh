@@ -372,6 +372,11 @@ mkiso "$T/badcur.iso" --bad-current
 expect_error "Select\\Current naming a missing ControlSet" \
   "badcur.iso:/sources/boot.wim image 1: Windows/System32/config/SYSTEM: Select.Current names ControlSet003, which does not exist" \
   "$T/bad/16.iso" --iso "$T/badcur.iso" --drivers "$T/drv"
+# found by fuzz_hive (the edit there is this one): a key name hivex cannot read was passed on as NULL
+mkiso "$T/badkey.iso" --damaged-key
+expect_error "SYSTEM hive with a root key name that cannot be read" \
+  "badkey.iso:/sources/boot.wim image 1: Windows/System32/config/SYSTEM: damaged hive (a root key has a name that cannot be read)" \
+  "$T/bad/17.iso" --iso "$T/badkey.iso" --drivers "$T/drv"
 xorriso -as mkisofs -quiet -r -J -o "$T/drv.iso" "$T/drv" 2>/dev/null
 DRV_SHA=$(sha256sum "$T/drv.iso" | cut -d' ' -f1)
 if err=$("$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv.iso" --output "$T/drv.iso" 2>&1); then
