@@ -158,22 +158,40 @@ gboolean iso_listed_file(IsoNode *n)
     return iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR);
 }
 
-void iso_collect_files(IsoDir *dir, GHashTable *files)
+/* A name aero-media can handle. Rock Ridge names are bytes that libisofs passes on as they are:
+ * not empty, "." or ".." (extracting names a place outside the folder), UTF-8 (GLib's case
+ * folding reads past the end of a string cut inside a character), no control characters (each
+ * message is one line). */
+static gboolean usable_name(const char *name)
+{
+    if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "..") || !g_utf8_validate(name, -1, NULL))
+        return FALSE;
+    for (const char *c = name; *c; c++)
+        if ((guchar)*c < 0x20 || *c == '/')
+            return FALSE;
+    return TRUE;
+}
+
+void iso_collect_files(IsoDir *dir, GHashTable *files, char **bad)
 {
     IsoDirIter *it = NULL;
     IsoNode *n;
     if (iso_dir_get_children(dir, &it) < 0)
         return;
     while (iso_dir_iter_next(it, &n) == 1) {
-        if (iso_node_get_type(n) == LIBISO_DIR) {
-            iso_collect_files((IsoDir *)n, files);
-        } else if (iso_listed_file(n)) {
-            char *p = iso_tree_get_node_path(n);
-            if (p) {
-                g_hash_table_insert(files, g_utf8_strdown(p, -1), g_strdup(p));
-                free(p);
-            }
+        gboolean is_dir = iso_node_get_type(n) == LIBISO_DIR;
+        if (!is_dir && !iso_listed_file(n))
+            continue;
+        char *p = iso_tree_get_node_path(n);
+        if (!usable_name(iso_node_get_name(n))) {
+            if (bad && !*bad)
+                *bad = g_strdup(p ? p : "?");
+        } else if (is_dir) {
+            iso_collect_files((IsoDir *)n, files, bad);
+        } else if (p) {
+            g_hash_table_insert(files, g_utf8_strdown(p, -1), g_strdup(p));
         }
+        free(p);
     }
     iso_dir_iter_free(it);
 }
@@ -217,7 +235,16 @@ MediaIso *media_iso_open(const char *path, GError **error)
         return NULL;
     }
     iso->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    iso_collect_files(iso_image_get_root(iso->image), iso->files);
+    g_autofree char *bad = NULL;
+    iso_collect_files(iso_image_get_root(iso->image), iso->files, &bad);
+    if (bad) {
+        g_autofree char *shown = g_strescape(bad, NULL); /* octal escapes: ASCII, one line */
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
+                    "%s: unusable file name \"%s\" (empty, . or .., not UTF-8 or with control characters)", path,
+                    shown);
+        media_iso_close(iso);
+        return NULL;
+    }
     if (!iso_use_udf_tree(iso, error) || (!iso->from_udf && !iso_keep_boot_images(iso, NULL, error))) {
         media_iso_close(iso);
         return NULL;

@@ -377,6 +377,25 @@ mkiso "$T/badkey.iso" --damaged-key
 expect_error "SYSTEM hive with a root key name that cannot be read" \
   "badkey.iso:/sources/boot.wim image 1: Windows/System32/config/SYSTEM: damaged hive (a root key has a name that cannot be read)" \
   "$T/bad/17.iso" --iso "$T/badkey.iso" --drivers "$T/drv"
+# found by fuzz_iso: Rock Ridge names are bytes, passed on by libisofs as they are (an empty
+# one: its NM entry's name bytes made NUL)
+mkdir -p "$T/odd-utf8" "$T/odd-nl" "$T/odd-empty/sub"
+"$PY" -c 'import sys; open(sys.argv[1].encode() + b"/bad\xe6~.txt", "w").close(); open(sys.argv[2] + "/new\nline.txt", "w").close()' \
+  "$T/odd-utf8" "$T/odd-nl"
+echo empty >"$T/odd-empty/sub/abcdefgh.txt"
+for odd in odd-utf8 odd-nl odd-empty; do
+  xorriso -as mkisofs -quiet -r -o "$T/$odd.iso" "$T/$odd" 2>/dev/null
+  [ $odd = odd-empty ] && "$PY" - "$T/$odd.iso" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = d.index(b"NM\x11\x01\x00abcdefgh.txt")
+d[i + 5:i + 17] = bytes(12)
+open(sys.argv[1], "wb").write(d)
+PY
+  expect_error "an input ISO with an unusable file name ($odd)" \
+    "$odd.iso: unusable file name \"/.*\" (empty, . or .., not UTF-8 or with control characters)" "$T/bad/18.iso" \
+    --iso "$T/$odd.iso" --drivers "$T/drv"
+done
 xorriso -as mkisofs -quiet -r -J -o "$T/drv.iso" "$T/drv" 2>/dev/null
 DRV_SHA=$(sha256sum "$T/drv.iso" | cut -d' ' -f1)
 if err=$("$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv.iso" --output "$T/drv.iso" 2>&1); then
