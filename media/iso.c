@@ -196,6 +196,34 @@ void iso_collect_files(IsoDir *dir, GHashTable *files, char **bad)
     iso_dir_iter_free(it);
 }
 
+/* Bounds on the imported tree. libisofs follows directory records wherever they point and skips
+ * "." and ".." by position only: a directory listing itself under another name made
+ * iso_image_import recurse without end (found by fuzz_iso), and records sharing a directory
+ * multiply the tree. Its report callback sees every node before it is added; refusing one
+ * cancels the import. */
+#define IMPORT_MAX_DEPTH 256u
+#define IMPORT_MAX_NODES (1u << 20)
+
+typedef struct {
+    guint nodes;
+    gboolean refused;
+} ImportBounds;
+
+static int import_report(IsoImage *image, IsoFileSource *src)
+{
+    ImportBounds *b = iso_image_get_attached_data(image);
+    char *path = iso_file_source_get_path(src);
+    guint depth = 0;
+    for (const char *p = path; p && *p && depth <= IMPORT_MAX_DEPTH; p++)
+        depth += *p == '/';
+    free(path);
+    if (++b->nodes > IMPORT_MAX_NODES || depth > IMPORT_MAX_DEPTH) {
+        b->refused = TRUE;
+        return -1; /* ISO_CANCELED */
+    }
+    return 1;
+}
+
 MediaIso *media_iso_open(const char *path, GError **error)
 {
     iso_lib_init();
@@ -221,14 +249,27 @@ MediaIso *media_iso_open(const char *path, GError **error)
     int r = iso_image_new("AERO", &iso->image);
     if (r >= 0)
         r = iso_read_opts_new(&ro, 0);
+    ImportBounds bounds = {0, FALSE};
     if (r >= 0) {
         iso_read_opts_load_system_area(ro, 1); /* MBR/hybrid data survive a rebuild */
+        iso_image_attach_data(iso->image, &bounds, NULL);
+        iso_tree_set_report_callback(iso->image, import_report);
         r = iso_image_import(iso->image, iso->src, ro, &features);
+        iso_tree_set_report_callback(iso->image, NULL);
+        iso_image_attach_data(iso->image, NULL, NULL);
     }
     if (ro)
         iso_read_opts_free(ro);
     if (features)
         iso_read_image_features_destroy(features);
+    if (r < 0 && bounds.refused) {
+        g_free(iso_lib_drain(NULL));
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
+                    "%s: ISO 9660 directory tree deeper than %u levels or larger than %u entries (looping directory records?)",
+                    path, IMPORT_MAX_DEPTH, IMPORT_MAX_NODES);
+        media_iso_close(iso);
+        return NULL;
+    }
     if (r < 0) {
         iso_set_lib_error(error, r, path, "cannot read the ISO 9660 image");
         media_iso_close(iso);
