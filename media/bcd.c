@@ -197,8 +197,10 @@ gboolean media_bcd_check(const char *path, const char *label, MediaSigning s, Me
     g_autofree char *elem = g_strdup_printf("%08X", media_signing_element(s));
     for (guint i = 0; i < objs->len; i++) {
         BcdObject *o = &g_array_index(objs, BcdObject, i);
-        g_autofree char *p = g_strdup_printf("Objects\\%s\\Elements\\%s", o->guid, elem);
-        hive_node_h e = media_hive_lookup(hv, p);
+        /* the object's own key, as the patch writes it (not a lookup by GUID, which finds the
+         * first of two keys with one name) */
+        hive_node_h els = hivex_node_get_child(hv->h, o->node, "Elements");
+        hive_node_h e = els ? hivex_node_get_child(hv->h, els, elem) : 0;
         hive_type t;
         g_autoptr(GBytes) d = e ? media_hive_get_data(hv, e, "Element", &t) : NULL;
         gsize n = 0;

@@ -69,6 +69,7 @@ for t in "${targets[@]}"; do
   tmp=${TMPDIR:-/tmp}
   [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm
   (cd "$B" && TMPDIR=$tmp UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+    LSAN_OPTIONS=suppressions=$REPO/tests/fuzz/lsan.supp:print_suppressions=0 \
     "$B/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
     -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
     -artifact_prefix="$B/crashes/$t-" "$corpus") >"$out" 2>&1 || rc=$?

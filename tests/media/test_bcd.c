@@ -463,6 +463,30 @@ START_TEST(test_bcd_hostile_two_bootmgr_objects_read_the_default_once)
 }
 END_TEST
 
+/* Found by fuzz_hive: two object keys with one GUID, the first not a loader. The patch set the
+ * flag on the loader's own key, the check looked the GUID up by path, found the other key, and
+ * said the flag was not there: verify would contradict win7. Both now read the keys they list. */
+START_TEST(test_bcd_hostile_two_objects_with_one_guid_check_reads_what_patch_wrote)
+{
+    g_autofree char *p = make_bcd("BCD", WITH_DEFAULT | WITH_LOADERS);
+    hive_h *h = hivex_open(p, HIVEX_OPEN_WRITE);
+    add_object(h, "{00000000-2222-3333-4444-555555555555}", 0x30000000); /* lists first */
+    ck_assert_int_eq(hivex_commit(h, NULL, 0), 0);
+    hivex_close(h);
+    rename_in_file(p, "{00000000-2222-3333-4444-555555555555}", OTHER_LOADER);
+    MediaBcdReport r, c;
+    GError *e = NULL;
+    ck_assert_msg(media_bcd_patch(p, "BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e), "%s", e ? e->message : "");
+    ck_assert(has(r.patched, OTHER_LOADER));
+    ck_assert(media_bcd_check(p, "BCD", MEDIA_SIGNING_TESTSIGNING, &c, NULL));
+    for (guint i = 0; i < r.patched->len; i++)
+        ck_assert_msg(has(c.patched, g_ptr_array_index(r.patched, i)), "%s patched, check does not see it",
+                      (char *)g_ptr_array_index(r.patched, i));
+    media_bcd_report_clear(&r);
+    media_bcd_report_clear(&c);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("bcd");
@@ -482,6 +506,7 @@ Suite *test_suite(void)
     tcase_add_test(t, test_bcd_hostile_odd_objects_and_elements_do_not_count);
     tcase_add_test(t, test_bcd_hostile_two_bootmgr_objects_read_the_default_once);
     tcase_add_test(t, test_bcd_hostile_unreadable_object_name_is_refused);
+    tcase_add_test(t, test_bcd_hostile_two_objects_with_one_guid_check_reads_what_patch_wrote);
     suite_add_tcase(s, t);
     return s;
 }
