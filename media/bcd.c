@@ -156,17 +156,11 @@ gboolean media_bcd_patch(const char *path, const char *label, MediaSigning s, gb
             BcdObject *o = &g_array_index(objs, BcdObject, i);
             if (!is_target(o))
                 continue;
-            hive_node_h els = hivex_node_get_child(hv->h, o->node, "Elements");
-            if (!els)
-                els = hivex_node_add_child(hv->h, o->node, "Elements");
-            hive_node_h e = els ? hivex_node_get_child(hv->h, els, elem) : 0;
-            if (els && !e)
-                e = hivex_node_add_child(hv->h, els, elem);
-            if (!e) {
-                g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot add element %s to %s",
-                            label, elem, o->guid);
+            g_autofree char *shown = g_strdup_printf("Objects\\%s\\Elements\\%s", o->guid, elem);
+            hive_node_h els = media_hive_ensure_child(hv, o->node, "Elements", shown, error);
+            hive_node_h e = els ? media_hive_ensure_child(hv, els, elem, shown, error) : 0;
+            if (!e)
                 goto out;
-            }
             if (!media_hive_set_binary(hv, e, "Element", &on, 1, error))
                 goto out;
             g_ptr_array_add(r->patched, g_strdup(o->guid));

@@ -487,6 +487,34 @@ START_TEST(test_bcd_hostile_two_objects_with_one_guid_check_reads_what_patch_wro
 }
 END_TEST
 
+/* Found by fuzz_hive: hivex answers 0 both for "no Elements key" and for "a key before it has a
+ * name that cannot be read"; the patch took the second for the first, added another Elements key
+ * and put the flag there, where no lookup finds it. A key that cannot be read now refuses the
+ * patch, and the store is left as it was. */
+START_TEST(test_bcd_hostile_unreadable_key_before_elements_is_refused)
+{
+    g_autofree char *p = make_bcd("BCD", WITH_DEFAULT | WITH_LOADERS);
+    hive_h *h = hivex_open(p, HIVEX_OPEN_WRITE);
+    key(h, "Objects\\" GLOBALSETTINGS "\\AAAAAAAAAAAAAAAAAAAAAA"); /* lists before Description and Elements */
+    ck_assert_int_eq(hivex_commit(h, NULL, 0), 0);
+    hivex_close(h);
+    damage_name_length(p, "AAAAAAAAAAAAAAAAAAAAAA");
+    g_autofree char *before = NULL;
+    gsize n_before = 0;
+    ck_assert(g_file_get_contents(p, &before, &n_before, NULL));
+    MediaBcdReport r;
+    GError *e = NULL;
+    ck_assert(!media_bcd_patch(p, "boot/BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e));
+    unit_assert_error(e, MEDIA_ERROR_INVALID, "boot/BCD: damaged hive (cannot read the keys on the way to Objects\\" GLOBALSETTINGS);
+    g_clear_error(&e);
+    media_bcd_report_clear(&r);
+    g_autofree char *after = NULL;
+    gsize n_after = 0;
+    ck_assert(g_file_get_contents(p, &after, &n_after, NULL));
+    ck_assert(n_after == n_before && memcmp(before, after, n_after) == 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("bcd");
@@ -507,6 +535,7 @@ Suite *test_suite(void)
     tcase_add_test(t, test_bcd_hostile_two_bootmgr_objects_read_the_default_once);
     tcase_add_test(t, test_bcd_hostile_unreadable_object_name_is_refused);
     tcase_add_test(t, test_bcd_hostile_two_objects_with_one_guid_check_reads_what_patch_wrote);
+    tcase_add_test(t, test_bcd_hostile_unreadable_key_before_elements_is_refused);
     suite_add_tcase(s, t);
     return s;
 }
