@@ -33,6 +33,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # the helpers imported below stay without __pycache__ in the tree
 sys.path.insert(0, os.path.join(HERE, "..", "media"))
 sys.path.insert(0, os.path.join(HERE, "..", "udf"))
 
