@@ -73,12 +73,13 @@ for t in "${targets[@]}"; do
     "$B/tests/fuzz/fuzz_$t" -max_total_time="$secs" -max_len="$max_len" -timeout=10 \
     -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
     -artifact_prefix="$B/crashes/$t-" "$corpus") >"$out" 2>&1 || rc=$?
-  stats=$(grep -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$out" | tail -n 1 || true)
+  # -a: a media target's log may quote input bytes
+  stats=$(grep -a -E '^#[0-9]+.*(DONE|pulse|NEW|REDUCE)' "$out" | tail -n 1 || true)
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out" | tail -n 1)
   cov=$(echo "$stats" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
   if [ $rc -ne 0 ]; then
     failed=1
-    echo "fuzz $t: FAILED after ${secs}s -- $(grep -m 1 -E 'invariant violated|ERROR: ' "$out" || echo "exit $rc")" >&2
+    echo "fuzz $t: FAILED after ${secs}s -- $(grep -a -m 1 -E 'invariant violated|ERROR: ' "$out" || echo "exit $rc")" >&2
     ls -1 "$B/crashes/$t-"* 2>/dev/null | sed 's/^/  reproducer: /' >&2
     echo "  log: $out" >&2
   else
