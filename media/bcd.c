@@ -55,6 +55,8 @@ typedef struct {
     guint32 type;
 } BcdObject;
 
+static void objects_free(GArray *a);
+
 static GArray *objects(MediaHive *hv, GError **error)
 {
     hive_node_h objs = media_hive_lookup(hv, "Objects");
@@ -68,6 +70,13 @@ static GArray *objects(MediaHive *hv, GError **error)
     for (size_t i = 0; kids && kids[i]; i++) {
         BcdObject o = {0};
         char *name = hivex_node_name(hv->h, kids[i]);
+        if (!name) { /* its length runs past its record: hivex opens such a hive all the same */
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
+                        "%s: damaged BCD store (a key of Objects has a name that cannot be read)", hv->label);
+            free(kids);
+            objects_free(out);
+            return NULL;
+        }
         o.guid = g_ascii_strdown(name, -1);
         free(name);
         o.node = kids[i];
@@ -102,7 +111,7 @@ static void fill_report(MediaHive *hv, GArray *objs, MediaBcdReport *r)
         BcdObject *o = &g_array_index(objs, BcdObject, i);
         if (o->type == BCD_TYPE_OS_LOADER)
             g_ptr_array_add(r->loaders, g_strdup(o->guid));
-        if (!strcmp(o->guid, GUID_BOOTMGR)) {
+        if (!strcmp(o->guid, GUID_BOOTMGR) && !r->default_loader) { /* a second {bootmgr}: the same key */
             hive_node_h el = media_hive_lookup(hv, "Objects\\" GUID_BOOTMGR "\\Elements\\" BCD_ELEM_DEFAULT);
             char *d = el ? media_hive_get_string(hv, el, "Element") : NULL;
             if (d) {
@@ -147,17 +156,11 @@ gboolean media_bcd_patch(const char *path, const char *label, MediaSigning s, gb
             BcdObject *o = &g_array_index(objs, BcdObject, i);
             if (!is_target(o))
                 continue;
-            hive_node_h els = hivex_node_get_child(hv->h, o->node, "Elements");
-            if (!els)
-                els = hivex_node_add_child(hv->h, o->node, "Elements");
-            hive_node_h e = els ? hivex_node_get_child(hv->h, els, elem) : 0;
-            if (els && !e)
-                e = hivex_node_add_child(hv->h, els, elem);
-            if (!e) {
-                g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot add element %s to %s",
-                            label, elem, o->guid);
+            g_autofree char *shown = g_strdup_printf("Objects\\%s\\Elements\\%s", o->guid, elem);
+            hive_node_h els = media_hive_ensure_child(hv, o->node, "Elements", shown, error);
+            hive_node_h e = els ? media_hive_ensure_child(hv, els, elem, shown, error) : 0;
+            if (!e)
                 goto out;
-            }
             if (!media_hive_set_binary(hv, e, "Element", &on, 1, error))
                 goto out;
             g_ptr_array_add(r->patched, g_strdup(o->guid));
@@ -188,8 +191,10 @@ gboolean media_bcd_check(const char *path, const char *label, MediaSigning s, Me
     g_autofree char *elem = g_strdup_printf("%08X", media_signing_element(s));
     for (guint i = 0; i < objs->len; i++) {
         BcdObject *o = &g_array_index(objs, BcdObject, i);
-        g_autofree char *p = g_strdup_printf("Objects\\%s\\Elements\\%s", o->guid, elem);
-        hive_node_h e = media_hive_lookup(hv, p);
+        /* the object's own key, as the patch writes it (not a lookup by GUID, which finds the
+         * first of two keys with one name) */
+        hive_node_h els = hivex_node_get_child(hv->h, o->node, "Elements");
+        hive_node_h e = els ? hivex_node_get_child(hv->h, els, elem) : 0;
         hive_type t;
         g_autoptr(GBytes) d = e ? media_hive_get_data(hv, e, "Element", &t) : NULL;
         gsize n = 0;

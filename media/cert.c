@@ -38,7 +38,9 @@ gboolean media_cert_load(const char *path, MediaCert *out, GError **error)
     gnutls_datum_t der = {NULL, 0}, dn = {NULL, 0};
     gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der);
     if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
-        out->subject = g_strndup((const char *)dn.data, dn.size);
+        /* GnuTLS passes a string attribute's bytes on as the certificate has them; the subject
+         * goes into messages and the JSON manifest, so what is not UTF-8 becomes U+FFFD */
+        out->subject = g_utf8_make_valid((const char *)dn.data, dn.size);
         gnutls_free(dn.data);
     }
     gnutls_x509_crt_deinit(crt);

@@ -41,6 +41,24 @@ gboolean media_hive_commit(MediaHive *hv, GError **error)
     return TRUE;
 }
 
+static hive_node_h ensure_child(MediaHive *hv, hive_node_h n, const char *name, const char *path, GError **error)
+{
+    errno = 0;
+    hive_node_h c = hivex_node_get_child(hv->h, n, name);
+    if (c)
+        return c;
+    if (errno) { /* not "absent": a child key hivex cannot read (found by fuzz_hive) */
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: damaged hive (cannot read the keys on the way to %s: %s)",
+                    hv->label, path, g_strerror(errno));
+        return 0;
+    }
+    c = hivex_node_add_child(hv->h, n, name);
+    if (!c)
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot create key %s: %s", hv->label, path,
+                    g_strerror(errno));
+    return c;
+}
+
 static hive_node_h walk(MediaHive *hv, const char *path, gboolean create, GError **error)
 {
     hive_node_h n = hivex_root(hv->h);
@@ -48,18 +66,15 @@ static hive_node_h walk(MediaHive *hv, const char *path, gboolean create, GError
     for (guint i = 0; n && parts[i]; i++) {
         if (!*parts[i])
             continue;
-        hive_node_h c = hivex_node_get_child(hv->h, n, parts[i]);
-        if (!c && create) {
-            c = hivex_node_add_child(hv->h, n, parts[i]);
-            if (!c) {
-                g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_FAILED, "%s: cannot create key %s: %s",
-                            hv->label, path, g_strerror(errno));
-                return 0;
-            }
-        }
-        n = c;
+        n = create ? ensure_child(hv, n, parts[i], path, error) : hivex_node_get_child(hv->h, n, parts[i]);
     }
     return n;
+}
+
+hive_node_h media_hive_ensure_child(MediaHive *hv, hive_node_h n, const char *name, const char *shown,
+                                   GError **error)
+{
+    return ensure_child(hv, n, name, shown, error);
 }
 
 hive_node_h media_hive_lookup(MediaHive *hv, const char *path) { return walk(hv, path, FALSE, NULL); }

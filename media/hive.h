@@ -17,10 +17,16 @@ MediaHive *media_hive_open(const char *path, const char *label, gboolean write, 
 void media_hive_close(MediaHive *hv);
 gboolean media_hive_commit(MediaHive *hv, GError **error);
 
-/* Node at a backslash-separated path from the root; 0 when absent. */
+/* Node at a backslash-separated path from the root; 0 when absent (or unreadable). */
 hive_node_h media_hive_lookup(MediaHive *hv, const char *path);
-/* Same, creating missing keys. */
+/* Same, creating missing keys; 0 with error set when a key cannot be created, or when a key on
+ * the way cannot be read (hivex answers 0 for "no such child" and for "a child's name cannot be
+ * read": taking the second for the first would add a second key of the same name). */
 hive_node_h media_hive_ensure(MediaHive *hv, const char *path, GError **error);
+/* The child key `name` of n, created when absent; 0 with error set as for media_hive_ensure
+ * (messages call the child `shown`, e.g. its path). */
+hive_node_h media_hive_ensure_child(MediaHive *hv, hive_node_h n, const char *name, const char *shown,
+                                   GError **error);
 
 gboolean media_hive_set_sz(MediaHive *hv, hive_node_h n, const char *name, const char *v, GError **error);
 gboolean media_hive_set_expand_sz(MediaHive *hv, hive_node_h n, const char *name, const char *v, GError **error);

@@ -61,14 +61,17 @@ static char *decode(const char *path, const char *data, gsize len, GError **erro
     if (len >= 2 && (guchar)data[0] == 0xff && (guchar)data[1] == 0xfe)
         out = g_convert(data + 2, (gssize)(len - 2), "UTF-8", "UTF-16LE", NULL, NULL, &e);
     else if (len >= 3 && (guchar)data[0] == 0xef && (guchar)data[1] == 0xbb && (guchar)data[2] == 0xbf)
-        out = g_strndup(data + 3, len - 3);
+        /* the mark says UTF-8: bytes that are not are refused, never passed on (every string the
+         * reader returns goes into messages and the JSON manifest, and GLib's UTF-8 functions
+         * read past the end of a string cut inside a character) */
+        out = g_utf8_validate(data + 3, (gssize)(len - 3), NULL) ? g_strndup(data + 3, len - 3) : NULL;
     else if (g_utf8_validate(data, (gssize)len, NULL))
         out = g_strndup(data, len);
     else
         out = g_convert(data, (gssize)len, "UTF-8", "WINDOWS-1252", NULL, NULL, &e);
     if (!out) {
         g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID, "%s: not a readable INF (%s)", path,
-                    e ? e->message : "bad encoding");
+                    e ? e->message : "not UTF-8 after a UTF-8 byte order mark");
         g_clear_error(&e);
     }
     return out;

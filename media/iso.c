@@ -158,24 +158,70 @@ gboolean iso_listed_file(IsoNode *n)
     return iso_node_get_type(n) == LIBISO_FILE && !(iso_node_get_hidden(n) & LIBISO_HIDE_ON_RR);
 }
 
-void iso_collect_files(IsoDir *dir, GHashTable *files)
+/* A name aero-media can handle. Rock Ridge names are bytes that libisofs passes on as they are:
+ * not empty, "." or ".." (extracting names a place outside the folder), UTF-8 (GLib's case
+ * folding reads past the end of a string cut inside a character), no control characters (each
+ * message is one line). */
+static gboolean usable_name(const char *name)
+{
+    if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "..") || !g_utf8_validate(name, -1, NULL))
+        return FALSE;
+    for (const char *c = name; *c; c++)
+        if ((guchar)*c < 0x20 || *c == '/')
+            return FALSE;
+    return TRUE;
+}
+
+void iso_collect_files(IsoDir *dir, GHashTable *files, char **bad)
 {
     IsoDirIter *it = NULL;
     IsoNode *n;
     if (iso_dir_get_children(dir, &it) < 0)
         return;
     while (iso_dir_iter_next(it, &n) == 1) {
-        if (iso_node_get_type(n) == LIBISO_DIR) {
-            iso_collect_files((IsoDir *)n, files);
-        } else if (iso_listed_file(n)) {
-            char *p = iso_tree_get_node_path(n);
-            if (p) {
-                g_hash_table_insert(files, g_utf8_strdown(p, -1), g_strdup(p));
-                free(p);
-            }
+        gboolean is_dir = iso_node_get_type(n) == LIBISO_DIR;
+        if (!is_dir && !iso_listed_file(n))
+            continue;
+        char *p = iso_tree_get_node_path(n);
+        if (!usable_name(iso_node_get_name(n))) {
+            if (bad && !*bad)
+                *bad = g_strdup(p ? p : "?");
+        } else if (is_dir) {
+            iso_collect_files((IsoDir *)n, files, bad);
+        } else if (p) {
+            g_hash_table_insert(files, g_utf8_strdown(p, -1), g_strdup(p));
         }
+        free(p);
     }
     iso_dir_iter_free(it);
+}
+
+/* Bounds on the imported tree. libisofs follows directory records wherever they point and skips
+ * "." and ".." by position only: a directory listing itself under another name made
+ * iso_image_import recurse without end (found by fuzz_iso), and records sharing a directory
+ * multiply the tree. Its report callback sees every node before it is added; refusing one
+ * cancels the import. */
+#define IMPORT_MAX_DEPTH 256u
+#define IMPORT_MAX_NODES (1u << 20)
+
+typedef struct {
+    guint nodes;
+    gboolean refused;
+} ImportBounds;
+
+static int import_report(IsoImage *image, IsoFileSource *src)
+{
+    ImportBounds *b = iso_image_get_attached_data(image);
+    char *path = iso_file_source_get_path(src);
+    guint depth = 0;
+    for (const char *p = path; p && *p && depth <= IMPORT_MAX_DEPTH; p++)
+        depth += *p == '/';
+    free(path);
+    if (++b->nodes > IMPORT_MAX_NODES || depth > IMPORT_MAX_DEPTH) {
+        b->refused = TRUE;
+        return -1; /* ISO_CANCELED */
+    }
+    return 1;
 }
 
 MediaIso *media_iso_open(const char *path, GError **error)
@@ -203,21 +249,43 @@ MediaIso *media_iso_open(const char *path, GError **error)
     int r = iso_image_new("AERO", &iso->image);
     if (r >= 0)
         r = iso_read_opts_new(&ro, 0);
+    ImportBounds bounds = {0, FALSE};
     if (r >= 0) {
         iso_read_opts_load_system_area(ro, 1); /* MBR/hybrid data survive a rebuild */
+        iso_image_attach_data(iso->image, &bounds, NULL);
+        iso_tree_set_report_callback(iso->image, import_report);
         r = iso_image_import(iso->image, iso->src, ro, &features);
+        iso_tree_set_report_callback(iso->image, NULL);
+        iso_image_attach_data(iso->image, NULL, NULL);
     }
     if (ro)
         iso_read_opts_free(ro);
     if (features)
         iso_read_image_features_destroy(features);
+    if (r < 0 && bounds.refused) {
+        g_free(iso_lib_drain(NULL));
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
+                    "%s: ISO 9660 directory tree deeper than %u levels or larger than %u entries (looping directory records?)",
+                    path, IMPORT_MAX_DEPTH, IMPORT_MAX_NODES);
+        media_iso_close(iso);
+        return NULL;
+    }
     if (r < 0) {
         iso_set_lib_error(error, r, path, "cannot read the ISO 9660 image");
         media_iso_close(iso);
         return NULL;
     }
     iso->files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    iso_collect_files(iso_image_get_root(iso->image), iso->files);
+    g_autofree char *bad = NULL;
+    iso_collect_files(iso_image_get_root(iso->image), iso->files, &bad);
+    if (bad) {
+        g_autofree char *shown = g_strescape(bad, NULL); /* octal escapes: ASCII, one line */
+        g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
+                    "%s: unusable file name \"%s\" (empty, . or .., not UTF-8 or with control characters)", path,
+                    shown);
+        media_iso_close(iso);
+        return NULL;
+    }
     if (!iso_use_udf_tree(iso, error) || (!iso->from_udf && !iso_keep_boot_images(iso, NULL, error))) {
         media_iso_close(iso);
         return NULL;

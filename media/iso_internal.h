@@ -43,8 +43,10 @@ void iso_set_errno_error(GError **error, int err, const char *subject, const cha
 
 /* A regular file that a directory lists (not a boot image kept in no directory). */
 gboolean iso_listed_file(IsoNode *n);
-/* Add every listed file below dir to files (lower-case path -> stored path). */
-void iso_collect_files(IsoDir *dir, GHashTable *files);
+/* Add every listed file below dir to files (lower-case path -> stored path). A file or folder
+ * whose name is empty, "." or "..", not UTF-8 or holds control characters is left out (a folder
+ * with all below it), and the first such path is put in *bad (g_free; bad may be NULL). */
+void iso_collect_files(IsoDir *dir, GHashTable *files, char **bad);
 /* The file node at a stored path, or NULL. */
 IsoFile *iso_file_node(MediaIso *iso, const char *path);
 

@@ -92,7 +92,7 @@ gboolean iso_use_udf_tree(MediaIso *iso, GError **error)
         ok = add_udf_nodes(iso, root, udf->root, "", starts, error) && iso_keep_boot_images(iso, starts, error);
         g_hash_table_unref(starts);
         g_hash_table_remove_all(iso->files);
-        iso_collect_files(root, iso->files);
+        iso_collect_files(root, iso->files, NULL); /* udf.c gives usable names only */
         iso->from_udf = TRUE;
     }
     media_udf_free(udf);

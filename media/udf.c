@@ -192,15 +192,16 @@ static char *file_name(const guint8 *p, gsize len)
         return NULL;
     GString *s = g_string_sized_new(len);
     gboolean ok = TRUE;
+    /* control characters: Windows has none in names, and each message is one line */
     if (p[0] == 8 || p[0] == 254) {
         for (gsize i = 1; i < len && ok; i++) {
-            ok = p[i] != 0 && p[i] != '/';
+            ok = p[i] >= 0x20 && p[i] != '/';
             g_string_append_unichar(s, p[i]); /* Latin-1 code points */
         }
     } else if ((p[0] == 16 || p[0] == 255) && (len - 1) % 2 == 0) {
         for (gsize i = 1; i + 1 < len && ok; i += 2) {
             gunichar c = (gunichar)(p[i] << 8 | p[i + 1]);
-            ok = c != 0 && c != '/' && !(c >= 0xd800 && c <= 0xdfff); /* UCS-2: no surrogates */
+            ok = c >= 0x20 && c != '/' && !(c >= 0xd800 && c <= 0xdfff); /* UCS-2: no surrogates */
             g_string_append_unichar(s, c);
         }
     } else {

@@ -332,7 +332,8 @@ static void discover_thumbs(V *v, MediaHive *hv)
     hive_node_h *kids = k ? hivex_node_children(hv->h, k) : NULL;
     for (size_t i = 0; kids && kids[i]; i++) {
         char *name = hivex_node_name(hv->h, kids[i]);
-        g_ptr_array_add(v->thumbs, g_ascii_strup(name, -1));
+        if (name) /* NULL: a damaged key, no thumbprint */
+            g_ptr_array_add(v->thumbs, g_ascii_strup(name, -1));
         free(name);
     }
     free(kids);

@@ -143,6 +143,12 @@ static gboolean preseed_storage(Ctx *c, MediaHive *hv, GPtrArray *sets_out, GErr
     gboolean ok = TRUE;
     for (size_t i = 0; ok && kids && kids[i]; i++) {
         char *name = hivex_node_name(hv->h, kids[i]);
+        if (!name) { /* its length runs past its record: hivex opens such a hive all the same */
+            g_set_error(error, MEDIA_ERROR, MEDIA_ERROR_INVALID,
+                        "%s: damaged hive (a root key has a name that cannot be read)", hv->label);
+            ok = FALSE;
+            break;
+        }
         gboolean other = win_is_control_set(name) && g_ascii_strcasecmp(name, current) != 0;
         if (other) {
             ok = preseed_control_set(c, hv, name, error);

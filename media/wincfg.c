@@ -11,7 +11,7 @@ const char *const win_blk_cdd_ids[WIN_BLK_CDD_COUNT] = {
 
 gboolean win_is_control_set(const char *name)
 {
-    return g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13 &&
+    return name && g_ascii_strncasecmp(name, "ControlSet", 10) == 0 && strlen(name) == 13 &&
            g_ascii_isdigit(name[10]);
 }
 

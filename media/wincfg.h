@@ -39,7 +39,7 @@ extern const char *const win_blk_cdd_ids[WIN_BLK_CDD_COUNT];
 #define WIN_BLK_CDD_DESCRIPTION "pci#ven_1af4&dev_1042 (plain, &subsys_00021af4, &rev_01)"
 #define WIN_BLK_HWID "PCI\\VEN_1AF4&DEV_1042"
 
-/* Whether a root key of SYSTEM is a ControlSet00N. */
+/* Whether a root key of SYSTEM is a ControlSet00N (FALSE for NULL: a name hivex cannot read). */
 gboolean win_is_control_set(const char *name);
 /* The number Select\Current holds; FALSE when there is none. */
 gboolean win_current_control_set(MediaHive *hv, guint32 *out);

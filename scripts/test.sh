@@ -41,8 +41,9 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 meson test -C build-as
 # The unit tests under valgrind memcheck: zero errors, zero leaks.
 meson test -C build --setup valgrind --suite unit --suite media-unit --print-errorlogs
 
-# Every fuzz target for a short fixed time (long runs: scripts/fuzz.sh --time 3600).
-say "fuzz targets (${AERO_FUZZ_SECONDS:-20}s each)"
+# Every fuzz target for a short fixed time: the device models and the media parsers (long runs:
+# scripts/fuzz.sh --time 3600).
+say "fuzz targets: devices and media parsers (${AERO_FUZZ_SECONDS:-20}s each)"
 scripts/fuzz.sh --time "${AERO_FUZZ_SECONDS:-20}"
 
 [ $unit_only = 1 ] && exit 0

@@ -6,7 +6,7 @@ and UEFI El Torito entries.
 
     mkwin7.py iso OUT.iso [--arch x64|x86] [--images N] [--no-efi] [--no-default]
                           [--no-loader] [--missing-hive HIVE] [--autounattend] [--workdir DIR]
-                          [--payload-mb N] [--no-install-wim] [--bad-current]
+                          [--payload-mb N] [--no-install-wim] [--bad-current] [--damaged-key]
                           [--boot-machine N:0xMACHINE] [--big-file-mb N] [--integrity]
     mkwin7.py hive OUT --kind system|software|bcd|bcd-template
     mkwin7.py markers SIZE_MB    (offsets and contents of --big-file-mb's markers, for tests)
@@ -89,7 +89,7 @@ class Hive:
         self.h.commit(self.path)
 
 
-def make_system(path, control_sets=(1, 2), current=None):
+def make_system(path, control_sets=(1, 2), current=None, damaged_key=False):
     empty_hive(path, "SYSTEM")
     h = Hive(path)
     current = current or control_sets[0]
@@ -97,7 +97,20 @@ def make_system(path, control_sets=(1, 2), current=None):
     for cs in control_sets:
         h.set(f"ControlSet{cs:03d}\\Services\\atapi", [val("Start", 4, dword(0)), val("Type", 4, dword(1))])
         h.key(f"ControlSet{cs:03d}\\Control\\CriticalDeviceDatabase\\pci#cc_0106")
+    if damaged_key:
+        h.key("Setup")  # sorts after Select: the lookups before the walk still find their keys
     h.commit()
+    if damaged_key:  # its name length now runs past its record: hivex opens the hive, cannot read the name
+        damage_name_length(path, b"Setup")
+
+
+def damage_name_length(path, name):
+    with open(path, "r+b") as f:
+        data = bytearray(f.read())
+        at = data.index(name)
+        struct.pack_into("<H", data, at - 4, 0x7FFF)  # the nk record's name length precedes the name
+        f.seek(0)
+        f.write(data)
 
 
 def make_software(path):
@@ -140,13 +153,13 @@ def fake_pe(path, arch, machine=None):
         f.write(data)
 
 
-def image_tree(root, arch, install, missing_hive, machine=None, current=None):
+def image_tree(root, arch, install, missing_hive, machine=None, current=None, damaged_key=False):
     cfg = os.path.join(root, "Windows", "System32", "config")
     os.makedirs(cfg)
     os.makedirs(os.path.join(root, "Windows", "System32", "drivers"))
     fake_pe(os.path.join(root, "Windows", "System32", "kernel32.dll"), arch, machine)
     if missing_hive != "SYSTEM":
-        make_system(os.path.join(cfg, "SYSTEM"), current=current)
+        make_system(os.path.join(cfg, "SYSTEM"), current=current, damaged_key=damaged_key)
     make_software(os.path.join(cfg, "SOFTWARE"))
     if install:
         make_bcd(os.path.join(cfg, "BCD-Template"), template=True)
@@ -263,11 +276,11 @@ def make_iso(a):
     for i, name in enumerate(["Microsoft Windows PE (x64)", "Microsoft Windows Setup (x64)"]):
         t = os.path.join(work, f"boot{i}")
         image_tree(t, a.arch, False, a.missing_hive if i == 1 else None, machines.get(i + 1),
-                   3 if a.bad_current else None)
+                   3 if a.bad_current else None, a.damaged_key)
         capture(t, os.path.join(tree, "sources", "boot.wim"), name)
     for i in range(0 if a.no_install_wim else a.images):
         t = os.path.join(work, f"install{i}")
-        image_tree(t, a.arch, True, None, None, 3 if a.bad_current else None)
+        image_tree(t, a.arch, True, None, None, 3 if a.bad_current else None, a.damaged_key)
         if a.payload_mb and i == 0:  # bulk data, like a real install image (benchmarks)
             with open(os.path.join(t, "Windows", "payload.bin"), "wb") as f:
                 for _ in range(a.payload_mb):
@@ -336,6 +349,7 @@ def main():
     ap.add_argument("--payload-mb", type=int, default=0)
     ap.add_argument("--no-install-wim", action="store_true")
     ap.add_argument("--bad-current", action="store_true")
+    ap.add_argument("--damaged-key", action="store_true")  # SYSTEM: a root key whose name hivex cannot read
     ap.add_argument("--boot-machine", action="append")
     ap.add_argument("--big-file-mb", type=int, default=0)
     ap.add_argument("--integrity", action="store_true")

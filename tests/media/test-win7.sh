@@ -372,6 +372,56 @@ mkiso "$T/badcur.iso" --bad-current
 expect_error "Select\\Current naming a missing ControlSet" \
   "badcur.iso:/sources/boot.wim image 1: Windows/System32/config/SYSTEM: Select.Current names ControlSet003, which does not exist" \
   "$T/bad/16.iso" --iso "$T/badcur.iso" --drivers "$T/drv"
+# found by fuzz_hive (the edit there is this one): a key name hivex cannot read was passed on as NULL
+mkiso "$T/badkey.iso" --damaged-key
+expect_error "SYSTEM hive with a root key name that cannot be read" \
+  "badkey.iso:/sources/boot.wim image 1: Windows/System32/config/SYSTEM: damaged hive (a root key has a name that cannot be read)" \
+  "$T/bad/17.iso" --iso "$T/badkey.iso" --drivers "$T/drv"
+# found by fuzz_iso: Rock Ridge names are bytes, passed on by libisofs as they are (an empty
+# one: its NM entry's name bytes made NUL)
+mkdir -p "$T/odd-utf8" "$T/odd-nl" "$T/odd-empty/sub"
+"$PY" -c 'import sys; open(sys.argv[1].encode() + b"/bad\xe6~.txt", "w").close(); open(sys.argv[2] + "/new\nline.txt", "w").close()' \
+  "$T/odd-utf8" "$T/odd-nl"
+echo empty >"$T/odd-empty/sub/abcdefgh.txt"
+for odd in odd-utf8 odd-nl odd-empty; do
+  xorriso -as mkisofs -quiet -r -o "$T/$odd.iso" "$T/$odd" 2>/dev/null
+  [ $odd = odd-empty ] && "$PY" - "$T/$odd.iso" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], "rb").read())
+i = d.index(b"NM\x11\x01\x00abcdefgh.txt")
+d[i + 5:i + 17] = bytes(12)
+open(sys.argv[1], "wb").write(d)
+PY
+  expect_error "an input ISO with an unusable file name ($odd)" \
+    "$odd.iso: unusable file name \"/.*\" (empty, . or .., not UTF-8 or with control characters)" "$T/bad/18.iso" \
+    --iso "$T/$odd.iso" --drivers "$T/drv"
+done
+# found by fuzz_iso: a folder whose third record points at itself (libisofs skips "." and ".." by
+# position and followed it without end: aero-media hung)
+mkdir -p "$T/loop/a/b"
+echo loop >"$T/loop/a/b/f.txt"
+xorriso -as mkisofs -quiet -r -o "$T/loop.iso" "$T/loop" 2>/dev/null
+"$PY" - "$T/loop.iso" <<'PY'
+import struct, sys
+d, B = bytearray(open(sys.argv[1], "rb").read()), 2048
+def records(lba):
+    o, out = lba * B, []
+    while d[o]:
+        out.append(o)
+        o += d[o]
+    return out
+root = struct.unpack_from("<I", d, 16 * B + 156 + 2)[0]
+a = next(o for o in records(root)[2:] if d[o + 33:o + 34] == b"A")
+recs = records(struct.unpack_from("<I", d, a + 2)[0])
+self_rec = bytearray(d[recs[0]:recs[0] + d[recs[0]]])  # "." of /a, named "\1" like ".."
+self_rec[33] = 1
+end = recs[-1] + d[recs[-1]]
+d[end:end + len(self_rec)] = self_rec
+open(sys.argv[1], "wb").write(d)
+PY
+expect_error "an input ISO whose folder lists itself" \
+  "loop.iso: ISO 9660 directory tree deeper than 256 levels or larger than 1048576 entries (looping directory records?)" \
+  "$T/bad/19.iso" --iso "$T/loop.iso" --drivers "$T/drv"
 xorriso -as mkisofs -quiet -r -J -o "$T/drv.iso" "$T/drv" 2>/dev/null
 DRV_SHA=$(sha256sum "$T/drv.iso" | cut -d' ' -f1)
 if err=$("$AM" win7 --quiet --iso "$T/x64.iso" --drivers "$T/drv.iso" --output "$T/drv.iso" 2>&1); then

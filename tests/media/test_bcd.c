@@ -380,6 +380,141 @@ START_TEST(test_bcd_hostile_odd_objects_and_elements_do_not_count)
 }
 END_TEST
 
+/* Rename an object key in the file itself (hivex refuses a second key of the same name; the
+ * names are the same length, the record keeps its size). */
+static void rename_in_file(const char *path, const char *from, const char *to)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    ck_assert(g_file_get_contents(path, &data, &len, NULL));
+    gsize n = strlen(from);
+    ck_assert_uint_eq(n, strlen(to));
+    gboolean done = FALSE;
+    for (gsize i = 0; i + n <= len && !done; i++) {
+        if (memcmp(data + i, from, n) == 0) {
+            memcpy(data + i, to, n);
+            done = TRUE;
+        }
+    }
+    ck_assert_msg(done, "%s is not in %s", from, path);
+    ck_assert(g_file_set_contents(path, data, (gssize)len, NULL));
+}
+
+/* Give a key a name length that runs past its record (the length field sits just before the
+ * name in the nk record): hivex opens the hive, but cannot read that name. */
+static void damage_name_length(const char *path, const char *name)
+{
+    g_autofree char *data = NULL;
+    gsize len = 0, n = strlen(name);
+    ck_assert(g_file_get_contents(path, &data, &len, NULL));
+    gsize at = 0;
+    for (gsize i = 4; i + n <= len && !at; i++)
+        if (memcmp(data + i, name, n) == 0)
+            at = i;
+    ck_assert_msg(at, "%s is not in %s", name, path);
+    data[at - 4] = (char)0xff;
+    data[at - 3] = (char)0x7f;
+    ck_assert(g_file_set_contents(path, data, (gssize)len, NULL));
+}
+
+/* Found by fuzz_hive: an object key whose name cannot be read was taken as a NULL GUID
+ * (g_ascii_strdown(NULL), then strcmp on it). A damaged store is refused with one line, and a
+ * refused patch leaves it as it was. */
+START_TEST(test_bcd_hostile_unreadable_object_name_is_refused)
+{
+    g_autofree char *p = make_bcd("BCD", WITH_DEFAULT | WITH_LOADERS);
+    damage_name_length(p, RAMDISK);
+    g_autofree char *before = NULL;
+    gsize n_before = 0;
+    ck_assert(g_file_get_contents(p, &before, &n_before, NULL));
+    MediaBcdReport r;
+    GError *e = NULL;
+    ck_assert(!media_bcd_check(p, "boot/BCD", MEDIA_SIGNING_TESTSIGNING, &r, &e));
+    unit_assert_error(e, MEDIA_ERROR_INVALID, "boot/BCD: damaged BCD store");
+    g_clear_error(&e);
+    media_bcd_report_clear(&r);
+    ck_assert(!media_bcd_patch(p, "boot/BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e));
+    unit_assert_error(e, MEDIA_ERROR_INVALID, "boot/BCD: damaged BCD store");
+    g_clear_error(&e);
+    media_bcd_report_clear(&r);
+    g_autofree char *after = NULL;
+    gsize n_after = 0;
+    ck_assert(g_file_get_contents(p, &after, &n_after, NULL));
+    ck_assert(n_after == n_before && memcmp(before, after, n_after) == 0);
+}
+END_TEST
+
+/* Found by fuzz_hive: a store with two {bootmgr} keys (RAMDISK renamed in the file) read the
+ * default twice and leaked the first copy. One report, the first {bootmgr}'s default. */
+START_TEST(test_bcd_hostile_two_bootmgr_objects_read_the_default_once)
+{
+    g_autofree char *p = make_bcd("BCD", WITH_DEFAULT | WITH_LOADERS);
+    rename_in_file(p, RAMDISK, BOOTMGR);
+    MediaBcdReport r;
+    GError *e = NULL;
+    ck_assert_msg(media_bcd_check(p, "BCD", MEDIA_SIGNING_TESTSIGNING, &r, &e), "%s", e ? e->message : "");
+    ck_assert_str_eq(r.default_loader, SETUP_LOADER);
+    media_bcd_report_clear(&r);
+    ck_assert_msg(media_bcd_patch(p, "BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e), "%s",
+                  e ? e->message : "");
+    ck_assert_str_eq(r.default_loader, SETUP_LOADER);
+    ck_assert_uint_eq(r.patched->len, 4);
+    media_bcd_report_clear(&r);
+}
+END_TEST
+
+/* Found by fuzz_hive: two object keys with one GUID, the first not a loader. The patch set the
+ * flag on the loader's own key, the check looked the GUID up by path, found the other key, and
+ * said the flag was not there: verify would contradict win7. Both now read the keys they list. */
+START_TEST(test_bcd_hostile_two_objects_with_one_guid_check_reads_what_patch_wrote)
+{
+    g_autofree char *p = make_bcd("BCD", WITH_DEFAULT | WITH_LOADERS);
+    hive_h *h = hivex_open(p, HIVEX_OPEN_WRITE);
+    add_object(h, "{00000000-2222-3333-4444-555555555555}", 0x30000000); /* lists first */
+    ck_assert_int_eq(hivex_commit(h, NULL, 0), 0);
+    hivex_close(h);
+    rename_in_file(p, "{00000000-2222-3333-4444-555555555555}", OTHER_LOADER);
+    MediaBcdReport r, c;
+    GError *e = NULL;
+    ck_assert_msg(media_bcd_patch(p, "BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e), "%s", e ? e->message : "");
+    ck_assert(has(r.patched, OTHER_LOADER));
+    ck_assert(media_bcd_check(p, "BCD", MEDIA_SIGNING_TESTSIGNING, &c, NULL));
+    for (guint i = 0; i < r.patched->len; i++)
+        ck_assert_msg(has(c.patched, g_ptr_array_index(r.patched, i)), "%s patched, check does not see it",
+                      (char *)g_ptr_array_index(r.patched, i));
+    media_bcd_report_clear(&r);
+    media_bcd_report_clear(&c);
+}
+END_TEST
+
+/* Found by fuzz_hive: hivex answers 0 both for "no Elements key" and for "a key before it has a
+ * name that cannot be read"; the patch took the second for the first, added another Elements key
+ * and put the flag there, where no lookup finds it. A key that cannot be read now refuses the
+ * patch, and the store is left as it was. */
+START_TEST(test_bcd_hostile_unreadable_key_before_elements_is_refused)
+{
+    g_autofree char *p = make_bcd("BCD", WITH_DEFAULT | WITH_LOADERS);
+    hive_h *h = hivex_open(p, HIVEX_OPEN_WRITE);
+    key(h, "Objects\\" GLOBALSETTINGS "\\AAAAAAAAAAAAAAAAAAAAAA"); /* lists before Description and Elements */
+    ck_assert_int_eq(hivex_commit(h, NULL, 0), 0);
+    hivex_close(h);
+    damage_name_length(p, "AAAAAAAAAAAAAAAAAAAAAA");
+    g_autofree char *before = NULL;
+    gsize n_before = 0;
+    ck_assert(g_file_get_contents(p, &before, &n_before, NULL));
+    MediaBcdReport r;
+    GError *e = NULL;
+    ck_assert(!media_bcd_patch(p, "boot/BCD", MEDIA_SIGNING_TESTSIGNING, TRUE, &r, &e));
+    unit_assert_error(e, MEDIA_ERROR_INVALID, "boot/BCD: damaged hive (cannot read the keys on the way to Objects\\" GLOBALSETTINGS);
+    g_clear_error(&e);
+    media_bcd_report_clear(&r);
+    g_autofree char *after = NULL;
+    gsize n_after = 0;
+    ck_assert(g_file_get_contents(p, &after, &n_after, NULL));
+    ck_assert(n_after == n_before && memcmp(before, after, n_after) == 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
     Suite *s = suite_create("bcd");
@@ -397,6 +532,10 @@ Suite *test_suite(void)
                         N_UNREADABLE);
     tcase_add_test(t, test_bcd_hostile_hive_without_objects_is_not_a_bcd_store);
     tcase_add_test(t, test_bcd_hostile_odd_objects_and_elements_do_not_count);
+    tcase_add_test(t, test_bcd_hostile_two_bootmgr_objects_read_the_default_once);
+    tcase_add_test(t, test_bcd_hostile_unreadable_object_name_is_refused);
+    tcase_add_test(t, test_bcd_hostile_two_objects_with_one_guid_check_reads_what_patch_wrote);
+    tcase_add_test(t, test_bcd_hostile_unreadable_key_before_elements_is_refused);
     suite_add_tcase(s, t);
     return s;
 }

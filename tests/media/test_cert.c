@@ -14,8 +14,9 @@
 
 static gnutls_datum_t der, pem;
 
-/* A self-signed ECDSA P-256 certificate, "CN=Aero Test Signing". */
-static void make_cert(void)
+/* A self-signed ECDSA P-256 certificate with the common name cn: a string, or with raw the DER
+ * of the attribute value (any string type, any bytes). */
+static void make_cert_named(const char *cn, gsize len, gboolean raw, gnutls_datum_t *out_der, gnutls_datum_t *out_pem)
 {
     gnutls_x509_privkey_t key;
     gnutls_x509_crt_t crt;
@@ -29,16 +30,21 @@ static void make_cert(void)
     gnutls_x509_crt_set_serial(crt, serial, sizeof(serial));
     gnutls_x509_crt_set_activation_time(crt, 1700000000);
     gnutls_x509_crt_set_expiration_time(crt, 1900000000);
-    const char *cn = "Aero Test Signing";
-    ck_assert_int_eq(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                                                   (unsigned)strlen(cn)),
-                     0);
+    ck_assert_int_eq(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, raw, cn, (unsigned)len), 0);
     ck_assert_int_eq(gnutls_x509_crt_set_key(crt, key), 0);
     ck_assert_int_eq(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), 0);
-    ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &der), 0);
-    ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem), 0);
+    ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, out_der), 0);
+    if (out_pem)
+        ck_assert_int_eq(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, out_pem), 0);
     gnutls_x509_crt_deinit(crt);
     gnutls_x509_privkey_deinit(key);
+}
+
+/* "CN=Aero Test Signing" */
+static void make_cert(void)
+{
+    const char *cn = "Aero Test Signing";
+    make_cert_named(cn, strlen(cn), FALSE, &der, &pem);
 }
 
 static void setup(void)
@@ -118,6 +124,26 @@ START_TEST(test_cert_missing_file_is_not_found_naming_it)
     ck_assert(!media_cert_load(path, &c, &e));
     unit_assert_error(e, MEDIA_ERROR_NOT_FOUND, "absent.pem");
     g_error_free(e);
+}
+END_TEST
+
+/* Found by fuzz_cert: GnuTLS gives the subject's bytes as the certificate has them, and a
+ * subject that is not UTF-8 went into the JSON manifest. It is made UTF-8 (U+FFFD for what is
+ * not); the certificate itself is used as it is. */
+START_TEST(test_cert_subject_that_is_not_utf8_is_made_utf8)
+{
+    static const char cn[] = "\x0c\x0b" "Aero \xff\xfe\xc3 CA"; /* a UTF8String holding bytes that are not */
+    gnutls_datum_t bad = {NULL, 0};
+    make_cert_named(cn, sizeof(cn) - 1, TRUE, &bad, NULL);
+    MediaCert c;
+    load_ok("bad-subject.der", bad.data, bad.size, &c);
+    ck_assert_ptr_nonnull(c.subject);
+    ck_assert_msg(g_utf8_validate(c.subject, -1, NULL), "subject is not UTF-8");
+    ck_assert_ptr_nonnull(strstr(c.subject, "CN=Aero "));
+    ck_assert_ptr_nonnull(strstr(c.subject, " CA"));
+    ck_assert_uint_eq(g_bytes_get_size(c.der), bad.size);
+    media_cert_clear(&c);
+    gnutls_free(bad.data);
 }
 END_TEST
 
@@ -231,6 +257,7 @@ Suite *test_suite(void)
     tcase_add_test(t, test_cert_pem_and_der_give_the_same_der_and_thumbprint);
     tcase_add_test(t, test_cert_blob_is_sha1_md5_then_the_certificate);
     tcase_add_test(t, test_cert_missing_file_is_not_found_naming_it);
+    tcase_add_test(t, test_cert_subject_that_is_not_utf8_is_made_utf8);
     tcase_add_loop_test(t, test_cert_hostile_file_is_one_line_naming_it, 0, N_BAD_FILES);
     tcase_add_test(t, test_cert_blob_hostile_records_are_refused);
     tcase_add_test(t, test_cert_blob_certificate_after_other_records_and_trailing_bytes);

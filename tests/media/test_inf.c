@@ -205,6 +205,9 @@ typedef struct {
 static const InfCase refused[] = {
     {"truncated UTF-16 (odd length)", "\xff\xfe[\0V\0e", 7},
     {"UTF-16 with a lone surrogate", "\xff\xfe[\0\x00\xd8]\0", 8},
+    /* found by fuzz_inf: the text after a UTF-8 mark was taken as it was */
+    {"UTF-8 mark, then a value that is not UTF-8", "\xef\xbb\xbf[Version]\nCatalogFile=a\xff.cat\n", -1},
+    {"UTF-8 mark, then a section name cut inside a character", "\xef\xbb\xbf[\xf0]\n", -1},
 };
 
 START_TEST(test_inf_hostile_bad_encoding_is_one_line_naming_the_file)

@@ -2,15 +2,14 @@
 """Rewrites UDF structures of a UDF bridge image (made by genisoimage -udf) for the UDF reader's
 tests: layouts genisoimage does not write (data embedded in the file entry, Extended File
 Entries, long allocation descriptors, descriptors continued in an allocation extent
-descriptor), damage aimed at one rule each, and random damage for fuzzing. It has its own small
+descriptor), damage aimed at one rule each (random damage: tests/fuzz/fuzz_udf.c). It has its own small
 UDF walker (ECMA-167), independent of media/udf.c, and re-computes descriptor checksums and CRCs
 wherever a change must get past them.
 
-  udfimg.py MUTATION[:PATH] IN OUT [SEED]  write a changed copy of IN to OUT (PATH: the file that
+  udfimg.py MUTATION[:PATH] IN OUT         write a changed copy of IN to OUT (PATH: the file that
                                           truncate, outside, short-ads, bad-crc aim at)
   udfimg.py info IN                       print what the walker sees
 """
-import random
 import shutil
 import struct
 import sys
@@ -216,41 +215,6 @@ def fid_retarget(img, fid_off, lbn):
     retag(img.data, fid_off, 38 + l_iu + l_fi - 16)
 
 
-def descriptor_blocks(img):
-    blocks = [256] + img.vds + [img.abs(struct.unpack_from("<I", img.data, img.lvd * B + 252)[0])]
-    for path, kind, block, fid in img.nodes:
-        blocks.append(block)
-        if kind == "dir":
-            blocks.append(img.abs(img.short_ads(block)[0][1]))
-    return sorted(set(blocks))
-
-
-def fuzz(img, seed):
-    rng = random.Random(seed)
-    blocks = descriptor_blocks(img)
-    for _ in range(rng.randint(1, 4)):
-        b = rng.choice(blocks)
-        o = b * B
-        if rng.random() < 0.5:  # a plausible field: anywhere in the first 512 bytes, then re-tag
-            for _ in range(rng.randint(1, 3)):
-                img.data[o + rng.randrange(16, 512)] = rng.choice([0, 1, 0xFF, 0x7F, 0x80, rng.randrange(256)])
-            if struct.unpack_from("<H", img.data, o)[0] in (1, 2, 5, 6, 8, 256, 258, 261, 266):
-                retag(img.data, o, min(struct.unpack_from("<H", img.data, o + 10)[0], B - 16))
-            elif rng.random() < 0.7:  # directory data: re-tag every FID so the walk goes on
-                off = o
-                while off + 38 <= o + B and struct.unpack_from("<H", img.data, off)[0] == 257:
-                    l_fi, l_iu = img.data[off + 19], struct.unpack_from("<H", img.data, off + 36)[0]
-                    n = 38 + l_iu + l_fi
-                    if off + n > len(img.data):
-                        break
-                    retag(img.data, off, n - 16)
-                    off += (n + 3) & ~3
-        else:  # raw damage
-            img.data[o + rng.randrange(B)] ^= 1 << rng.randrange(8)
-    if rng.random() < 0.1:
-        del img.data[rng.randrange(len(img.data) // 2, len(img.data)):]
-
-
 def main():
     what, src = sys.argv[1], sys.argv[2]
     img = Image(src)
@@ -260,7 +224,6 @@ def main():
         print("partition", img.part_start, img.part_len, "image blocks", len(img.data) // B)
         return
     out = sys.argv[3]
-    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
     what, _, target = what.partition(":")  # e.g. bad-crc:/sources/install.wim
     target = target or "/dir/mid.bin"
     node = lambda p: img.find(p)[2]
@@ -293,12 +256,15 @@ def main():
         retag(img.data, o)
     elif what == "bad-crc":
         img.data[node(target) * B + 60] ^= 0x40
+    elif what == "ctl-name":  # "mid\nbin": a control character in a name
+        f = img.find("/dir/mid.bin")[3]
+        l_iu, l_fi = struct.unpack_from("<H", img.data, f + 36)[0], img.data[f + 19]
+        img.data[f + 38 + l_iu + 1 + 3] = 0x0A
+        retag(img.data, f, 38 + l_iu + l_fi - 16)
     elif what == "name-overrun":
         f = img.find("/dir/sub")[3]  # the folder's last entry: its name now runs past the data
         img.data[f + 19] = 255
         retag(img.data, f)
-    elif what == "fuzz":
-        fuzz(img, seed)
     else:
         sys.exit(f"unknown mutation {what}")
     with open(out, "wb") as f:
