@@ -37,7 +37,7 @@ meson compile -C "$REPO/build" >"$REPO/build/demo-compile.log" 2>&1 ||
 "$REPO/scripts/build-guest.sh"
 "$REPO/scripts/build-guest.sh" --backports
 
-export AERO_GUEST=$REPO/build/guest-612 # its kernel has virtio_snd
+AERO_GUEST_KIND=612 # tests/guest/lib.sh: the 6.12 guest, whose kernel has virtio_snd
 . "$REPO/tests/guest/lib.sh"
 . "$REPO/tests/guest/libvirt-lib.sh"
 

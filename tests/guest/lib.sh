@@ -17,6 +17,17 @@
 AERO_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 AERO_QEMU=${AERO_QEMU:-$AERO_REPO/build/qemu/qemu-system-x86_64}
 AERO_GUEST=${AERO_GUEST:-$AERO_REPO/build/guest}
+# A test that needs virtio_snd sets AERO_GUEST_KIND=612 before sourcing this file: the guest
+# with bookworm-backports' 6.12 kernel (scripts/build-guest.sh --backports; AERO_GUEST_612
+# names another build of it).
+if [ "${AERO_GUEST_KIND:-}" = 612 ]; then
+  AERO_GUEST=${AERO_GUEST_612:-$AERO_REPO/build/guest-612}
+  [ -e "$AERO_GUEST/vmlinuz" ] || {
+    echo "FAIL: $AERO_GUEST is missing: run scripts/build-guest.sh --backports (the 6.12 kernel)" >&2
+    exit 1
+  }
+  export AERO_GUEST
+fi
 AERO_GUEST_TIMEOUT=${AERO_GUEST_TIMEOUT:-900}
 AERO_TEST_DIR=${AERO_TEST_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/aero-guest.XXXXXX")}
 AERO_KEEP=${AERO_KEEP:-0}

@@ -30,12 +30,7 @@
 # redefines the domain aero-media defined with that element added); the host reads that file.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-AERO_GUEST=${AERO_GUEST_612:-$HERE/../../build/guest-612}
-[ -e "$AERO_GUEST/vmlinuz" ] || {
-  echo "FAIL: $AERO_GUEST is missing: run scripts/build-guest.sh --backports (the 6.12 kernel)" >&2
-  exit 1
-}
-export AERO_GUEST
+AERO_GUEST_KIND=612 # lib.sh: the 6.12 guest, whose kernel has virtio_snd
 . "$HERE/lib.sh"
 . "$HERE/libvirt-lib.sh"
 

@@ -16,12 +16,7 @@
 # Windows 7 ISO defines and starts (paused) the Windows domain under SeaBIOS and under OVMF.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-AERO_GUEST=${AERO_GUEST_612:-$HERE/../../build/guest-612}
-[ -e "$AERO_GUEST/vmlinuz" ] || {
-  echo "FAIL: $AERO_GUEST is missing: run scripts/build-guest.sh --backports (the 6.12 kernel)" >&2
-  exit 1
-}
-export AERO_GUEST
+AERO_GUEST_KIND=612 # lib.sh: the 6.12 guest, whose kernel has virtio_snd
 . "$HERE/lib.sh"
 . "$HERE/libvirt-lib.sh"
 
