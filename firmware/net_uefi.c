@@ -61,8 +61,6 @@ typedef struct {
 
 static EFI_GUID snp_guid = EFI_SIMPLE_NETWORK_PROTOCOL_GUID;
 static EFI_GUID path_guid = EFI_DEVICE_PATH_PROTOCOL_GUID;
-static EFI_GUID binding_guid = EFI_DRIVER_BINDING_PROTOCOL_GUID;
-static EFI_GUID name2_guid = EFI_COMPONENT_NAME2_PROTOCOL_GUID;
 
 /* ---- settings the device cannot tell us --------------------------------------------------- */
 static UINT32 rom_header_len(EFI_PCI_IO_PROTOCOL *pci, BOOLEAN *found)
@@ -714,44 +712,17 @@ static EFI_STATUS EFIAPI binding_stop(EFI_DRIVER_BINDING_PROTOCOL *self, EFI_HAN
     return EFI_SUCCESS;
 }
 
-static EFI_STATUS EFIAPI name_driver(EFI_COMPONENT_NAME2_PROTOCOL *self, CHAR8 *lang, CHAR16 **name)
-{
-    if (lang == NULL || name == NULL)
-        return EFI_INVALID_PARAMETER;
-    if (lang[0] != 'e' || lang[1] != 'n')
-        return EFI_UNSUPPORTED;
-    *name = (CHAR16 *)L"Aero virtio-net (AERO-W7-VIRTIO v1) Driver";
-    return EFI_SUCCESS;
-}
-
-static EFI_STATUS EFIAPI name_controller(EFI_COMPONENT_NAME2_PROTOCOL *self, EFI_HANDLE ctrl,
-                                         EFI_HANDLE child, CHAR8 *lang, CHAR16 **name)
-{
-    return EFI_UNSUPPORTED;
-}
-
 static EFI_DRIVER_BINDING_PROTOCOL binding = {
     .Supported = binding_supported,
     .Start = binding_start,
     .Stop = binding_stop,
     .Version = 0x10,
 };
-static EFI_COMPONENT_NAME2_PROTOCOL name2 = {
-    .GetDriverName = name_driver,
-    .GetControllerName = name_controller,
-    .SupportedLanguages = (CHAR8 *)"en",
-};
 
 /* gnu-efi's crt0 converts the firmware's MS calling convention and calls efi_main as SysV */
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab);
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 {
-    EFI_STATUS r;
-    vio_init_lib(systab);
-    binding.ImageHandle = image;
-    binding.DriverBindingHandle = image;
-    r = vio_bs->InstallProtocolInterface(&image, &binding_guid, EFI_NATIVE_INTERFACE, &binding);
-    if (EFI_ERROR(r))
-        return r;
-    return vio_bs->InstallProtocolInterface(&image, &name2_guid, EFI_NATIVE_INTERFACE, &name2);
+    return vio_install_driver(image, systab, &binding,
+                              L"Aero virtio-net (AERO-W7-VIRTIO v1) Driver");
 }

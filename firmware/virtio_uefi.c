@@ -300,3 +300,46 @@ BOOLEAN vq_used_peek(VQ *q, UINT32 *id, UINT32 *len)
 }
 
 void vq_used_pop(VQ *q) { q->last_used++; }
+
+/* ---- driver registration ---------------------------------------------------------------- */
+
+static const CHAR16 *vio_driver_name;
+
+static EFI_STATUS EFIAPI vio_name_driver(EFI_COMPONENT_NAME2_PROTOCOL *self, CHAR8 *lang,
+                                         CHAR16 **name)
+{
+    if (lang == NULL || name == NULL)
+        return EFI_INVALID_PARAMETER;
+    if (lang[0] != 'e' || lang[1] != 'n')
+        return EFI_UNSUPPORTED;
+    *name = (CHAR16 *)vio_driver_name;
+    return EFI_SUCCESS;
+}
+
+static EFI_STATUS EFIAPI vio_name_controller(EFI_COMPONENT_NAME2_PROTOCOL *self, EFI_HANDLE ctrl,
+                                             EFI_HANDLE child, CHAR8 *lang, CHAR16 **name)
+{
+    return EFI_UNSUPPORTED;
+}
+
+static EFI_COMPONENT_NAME2_PROTOCOL vio_name2 = {
+    .GetDriverName = vio_name_driver,
+    .GetControllerName = vio_name_controller,
+    .SupportedLanguages = (CHAR8 *)"en",
+};
+
+EFI_STATUS vio_install_driver(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab,
+                              EFI_DRIVER_BINDING_PROTOCOL *binding, const CHAR16 *name)
+{
+    static EFI_GUID binding_guid = EFI_DRIVER_BINDING_PROTOCOL_GUID;
+    static EFI_GUID name2_guid = EFI_COMPONENT_NAME2_PROTOCOL_GUID;
+    EFI_STATUS r;
+    vio_init_lib(systab);
+    vio_driver_name = name;
+    binding->ImageHandle = image;
+    binding->DriverBindingHandle = image;
+    r = vio_bs->InstallProtocolInterface(&image, &binding_guid, EFI_NATIVE_INTERFACE, binding);
+    if (EFI_ERROR(r))
+        return r;
+    return vio_bs->InstallProtocolInterface(&image, &name2_guid, EFI_NATIVE_INTERFACE, &vio_name2);
+}

@@ -57,6 +57,10 @@ extern EFI_GUID vio_pci_io_guid;
 
 /* Remember the system table; every driver's efi_main calls this first. */
 void vio_init_lib(EFI_SYSTEM_TABLE *systab);
+/* The ROM image's entry: vio_init_lib, then the driver binding and an English component name
+ * (one driver per image) installed on the image handle. */
+EFI_STATUS vio_install_driver(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab,
+                              EFI_DRIVER_BINDING_PROTOCOL *binding, const CHAR16 *name);
 /* One line on the firmware console (a, then b if not NULL). */
 void vio_say(const CHAR16 *a, const CHAR16 *b);
 
